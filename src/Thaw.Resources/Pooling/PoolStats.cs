@@ -1,0 +1,18 @@
+namespace Thaw.Resources.Pooling;
+
+/// <summary>A snapshot of one pool: what it holds and how the request path fared against it.</summary>
+public sealed record PoolStats(
+    string Name,
+    int Target,
+    int Level,
+    int InUse,
+    long Claims,
+    long Misses,
+    long Created,
+    long Recycled,
+    long Destroyed,
+    double CreateMedianMs,
+    double CreateP99Ms)
+{
+    public double HitRate => Claims == 0 ? 1 : 1 - (double)Misses / Claims;
+}
