@@ -9,7 +9,31 @@ public sealed partial class NetlinkSocket
         var links = new List<NetworkLink>();
         Dump(new NetlinkMessage(Rt.RTM_GETLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_DUMP).IfInfo(), "list links", (type, payload) =>
         {
-            if (type != Rt.RTM_NEWLINK || payload.Length < 16) return;
+            if (ParseLink(type, payload) is { } link)
+                links.Add(link);
+        });
+        return links;
+    }
+
+    /// <summary>Looks one link up by name without dumping them all (a dump grows with every pooled veth).</summary>
+    public NetworkLink? FindLink(string name)
+    {
+        NetworkLink? found = null;
+        try
+        {
+            Request(new NetlinkMessage(Rt.RTM_GETLINK, Rt.NLM_F_REQUEST).IfInfo().Attr(Rt.IFLA_IFNAME, name),
+                $"get link {name}", (type, payload) => found = ParseLink(type, payload));
+        }
+        catch (LinuxException e) when (e.Errno == 19) // ENODEV
+        {
+            return null;
+        }
+        return found;
+    }
+
+    private static NetworkLink? ParseLink(ushort type, ReadOnlySpan<byte> payload)
+    {
+            if (type != Rt.RTM_NEWLINK || payload.Length < 16) return null;
             int index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
             uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
             string name = "";
@@ -27,12 +51,8 @@ public sealed partial class NetlinkSocket
                     });
                 return true;
             });
-            links.Add(new NetworkLink(index, name, (flags & Rt.IFF_UP) != 0, master, kind));
-        });
-        return links;
+            return new NetworkLink(index, name, (flags & Rt.IFF_UP) != 0, master, kind);
     }
-
-    public NetworkLink? FindLink(string name) => ListLinks().FirstOrDefault(l => l.Name == name);
 
     public void SetLinkUp(int index) => Request(
         new NetlinkMessage(Rt.RTM_NEWLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_ACK).IfInfo(index, Rt.IFF_UP, Rt.IFF_UP),
@@ -85,4 +105,29 @@ public sealed partial class NetlinkSocket
     public void DeleteLink(int index) => Request(
         new NetlinkMessage(Rt.RTM_DELLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_ACK).IfInfo(index),
         $"delete link {index}");
+
+    /// <summary>Deletes a link by name; returns false if there is none.</summary>
+    public bool DeleteLink(string name)
+    {
+        try
+        {
+            Request(new NetlinkMessage(Rt.RTM_DELLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_ACK).IfInfo().Attr(Rt.IFLA_IFNAME, name),
+                $"delete link {name}");
+            return true;
+        }
+        catch (LinuxException e) when (e.Errno == 19)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Marks a bridge port isolated (IFLA_BRPORT_ISOLATED): isolated ports reach the bridge and
+    /// non-isolated ports only, so one sandbox can never talk to another over the bridge.
+    /// </summary>
+    public void SetBridgePortIsolated(int index) => Request(
+        new NetlinkMessage(Rt.RTM_NEWLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_ACK)
+            .IfInfo(index, family: Rt.AF_BRIDGE)
+            .BeginNest(Rt.IFLA_PROTINFO | Rt.NLA_F_NESTED).Attr(Rt.IFLA_BRPORT_ISOLATED, [1]).EndNest(),
+        $"isolate bridge port {index}");
 }

@@ -24,7 +24,10 @@ public sealed partial class NetlinkSocket : IDisposable
     public NetlinkSocket(SafeFd fd) => _fd = fd;
 
     /// <summary>Sends a request and waits for its ack; throws a LinuxException naming <paramref name="what"/>.</summary>
-    internal void Request(NetlinkMessage message, string what)
+    internal void Request(NetlinkMessage message, string what) => Request(message, what, null);
+
+    /// <summary>Sends a request whose answer is one message (a GET by name), passed to <paramref name="reply"/>.</summary>
+    internal void Request(NetlinkMessage message, string what, Action<ushort, ReadOnlySpan<byte>>? reply)
     {
         lock (_lock)
         {
@@ -36,11 +39,17 @@ public sealed partial class NetlinkSocket : IDisposable
                 for (int off = 0; off + 16 <= n;)
                 {
                     var (len, type, msgSeq) = Header(off);
+                    if (len < 16) return;
                     if (msgSeq == seq && type == Rt.NLMSG_ERROR)
                     {
                         int error = BinaryPrimitives.ReadInt32LittleEndian(_receive.AsSpan(off + 16));
                         if (error != 0)
                             throw new LinuxException("netlink", -error, what);
+                        return;
+                    }
+                    if (msgSeq == seq && reply is not null)
+                    {
+                        reply(type, _receive.AsSpan(off + 16, len - 16));
                         return;
                     }
                     off += NetlinkMessage.Align(len);

@@ -12,7 +12,8 @@ internal static class Rt
     public const ushort RTM_NEWROUTE = 24, RTM_GETROUTE = 26;
 
     public const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10;
-    public const ushort IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
+    public const ushort IFLA_PROTINFO = 12, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
+    public const ushort IFLA_BRPORT_ISOLATED = 33, NLA_F_NESTED = 0x8000;
     public const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2;
     public const ushort VETH_INFO_PEER = 1;
 
@@ -21,5 +22,5 @@ internal static class Rt
 
     public const uint IFF_UP = 1;
     public const byte RT_TABLE_MAIN = 254, RTPROT_BOOT = 3, RT_SCOPE_UNIVERSE = 0, RTN_UNICAST = 1;
-    public const byte AF_INET = 2;
+    public const byte AF_INET = 2, AF_BRIDGE = 7;
 }

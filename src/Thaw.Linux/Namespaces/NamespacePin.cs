@@ -1,7 +1,7 @@
 namespace Thaw.Linux.Namespaces;
 
 /// <summary>Operations on pinned (bind-mounted) network namespaces that need no thread switch.</summary>
-public static class Netns
+public static class NamespacePin
 {
     /// <summary>Unpins a namespace: the kernel frees it once no fd, mount or process holds it.</summary>
     public static void Unpin(string bindPath)
