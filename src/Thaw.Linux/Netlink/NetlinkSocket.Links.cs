@@ -126,7 +126,9 @@ public sealed partial class NetlinkSocket
     /// non-isolated ports only, so one sandbox can never talk to another over the bridge.
     /// </summary>
     public void SetBridgePortIsolated(int index) => Request(
-        new NetlinkMessage(Rt.RTM_NEWLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_ACK)
+        // RTM_SETLINK, not NEWLINK: only SETLINK with AF_BRIDGE reaches the bridge's port settings;
+        // NEWLINK accepts the same message and silently ignores IFLA_PROTINFO.
+        new NetlinkMessage(Rt.RTM_SETLINK, Rt.NLM_F_REQUEST | Rt.NLM_F_ACK)
             .IfInfo(index, family: Rt.AF_BRIDGE)
             .BeginNest(Rt.IFLA_PROTINFO | Rt.NLA_F_NESTED).Attr(Rt.IFLA_BRPORT_ISOLATED, [1]).EndNest(),
         $"isolate bridge port {index}");

@@ -7,7 +7,7 @@ internal static class Rt
     public const ushort NLM_F_REQUEST = 1, NLM_F_MULTI = 2, NLM_F_ACK = 4;
     public const ushort NLM_F_DUMP = 0x300, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
 
-    public const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_GETLINK = 18;
+    public const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_GETLINK = 18, RTM_SETLINK = 19;
     public const ushort RTM_NEWADDR = 20, RTM_GETADDR = 22;
     public const ushort RTM_NEWROUTE = 24, RTM_GETROUTE = 26;
 

@@ -65,6 +65,6 @@ public sealed class NetnsPool : IDisposable
         _bridge?.Delete(_host);
         _host.Dispose();
         if (_ownsThread) _thread.Dispose();
-        PinDirectory.Remove(Naming.NetnsDir);
+        PinDirectory.Remove(_dir);
     }
 }

@@ -77,6 +77,13 @@ public sealed partial class ResourcePool<T> : IDisposable where T : class
         _wake.Release();
     }
 
+    /// <summary>
+    /// Idle resources kept at most: released ones go back to the pool up to twice the target, so a
+    /// steady claim/release stream recycles instead of churning create-and-destroy (destroying
+    /// network namespaces in bulk stalls new creations in the kernel's cleanup_net).
+    /// </summary>
+    public int MaxIdle => Math.Max(2 * Target, 1);
+
     /// <summary>Changes the target; excess idle resources are destroyed by the worker.</summary>
     public void Resize(int target)
     {
@@ -133,7 +140,7 @@ public sealed partial class ResourcePool<T> : IDisposable where T : class
             while (!token.IsCancellationRequested && _returned.TryDequeue(out var back))
                 Recycle(back);
 
-            while (!token.IsCancellationRequested && Volatile.Read(ref _level) > Target && _idle.TryDequeue(out var extra))
+            while (!token.IsCancellationRequested && Volatile.Read(ref _level) > MaxIdle && _idle.TryDequeue(out var extra))
             {
                 Interlocked.Decrement(ref _level);
                 DestroyQuietly(extra);
@@ -171,7 +178,7 @@ public sealed partial class ResourcePool<T> : IDisposable where T : class
             Log.RecycleFailed(_logger, Name, e);
             ok = false;
         }
-        if (ok && Volatile.Read(ref _level) < Target && _disposed == 0)
+        if (ok && Volatile.Read(ref _level) < MaxIdle && _disposed == 0)
         {
             Interlocked.Increment(ref _recycled);
             _idle.Enqueue(item);
