@@ -1,0 +1,52 @@
+# Shared by ./thaw and ./test.sh: what a fresh Debian 12 machine needs, and the incremental build.
+# Sourced, not run.
+
+thaw_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+thaw_require_root() {
+    if [[ $EUID -ne 0 ]]; then
+        echo "thaw: must run as root (it creates network namespaces, mounts and cgroups)" >&2
+        exit 1
+    fi
+}
+
+# Debian packages Thaw uses at run time and in tests:
+#   iproute2   - `ip` and `bridge`: the fresh-creation peer in `thaw bench pools`, and test checks
+#   util-linux - nsenter, to look inside pooled namespaces from tests
+#   python3    - the zygote server and function runtime (and test helpers)
+thaw_install_packages() {
+    local missing=()
+    command -v ip >/dev/null || missing+=(iproute2)
+    command -v bridge >/dev/null || missing+=(iproute2)
+    command -v nsenter >/dev/null || missing+=(util-linux)
+    command -v python3 >/dev/null || missing+=(python3)
+    if (( ${#missing[@]} )); then
+        local unique
+        unique=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+        echo "thaw: installing Debian packages: $unique(needed for namespaces, tests and the Python runtime)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $unique >&2
+    fi
+    if ! command -v dotnet >/dev/null; then
+        echo "thaw: the .NET 10 SDK (dotnet) is not on PATH; install it (see global.json for the version)" >&2
+        exit 1
+    fi
+    export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+}
+
+# Builds the CLI in Release when any source is newer than the last build.
+thaw_build_cli() {
+    local out="$thaw_root/.build/bin/Thaw.Cli/release/thaw"
+    local stamp="$thaw_root/.build/cli.stamp"
+    if [[ -x "$out" && -f "$stamp" ]] && [[ -z "$(find "$thaw_root/src" "$thaw_root"/*.props "$thaw_root/global.json" -newer "$stamp" -type f -print -quit)" ]]; then
+        return 0
+    fi
+    echo "thaw: building (first use or sources changed)..." >&2
+    if ! dotnet build "$thaw_root/src/Thaw.Cli/Thaw.Cli.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >"$thaw_root/.build-log.txt" 2>&1; then
+        cat "$thaw_root/.build-log.txt" >&2
+        echo "thaw: build failed" >&2
+        exit 1
+    fi
+    mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test for real, as root, against the kernel. Ends with "N passed, M failed" and exits
+# non-zero on any failure (CI reads that line).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/scripts/setup.sh"
+thaw_require_root
+thaw_install_packages
+
+results="$here/.build/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+dotnet test "$here/tests/Thaw.Tests/Thaw.Tests.csproj" -c Release -nologo \
+    --logger "trx;LogFileName=tests.trx" --results-directory "$results" \
+    --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=3000000
+status=$?
+
+trx="$results/tests.trx"
+if [[ -f "$trx" ]]; then
+    counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+    passed=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    failed=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+    executed=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    # Tests that never ran (a crashed host) count as failed.
+    failed=$(( ${failed:-0} + ${total:-0} - ${executed:-0} ))
+else
+    passed=0
+    failed=1
+    echo "test.sh: no test results were written (the build or the test host failed)"
+fi
+
+# Nothing Thaw's tests made may outlive them.
+leaks=$(grep -c ' /tmp/thaw-test-' /proc/self/mountinfo || true)
+links=$(ip -o link show 2>/dev/null | grep -c ': thawt' || true)
+if (( leaks + links > 0 )); then
+    echo "test.sh: tests left $leaks mounts and $links links behind"
+    failed=$(( failed + 1 ))
+fi
+
+echo "${passed:-0} passed, ${failed} failed"
+if (( status != 0 || failed > 0 )); then exit 1; fi
