@@ -4,16 +4,14 @@ using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Resources.Cgroups;
 
-public sealed class CgroupFactoryTests : IDisposable
+public sealed class CgroupFactoryTests : CgroupTestClass
 {
-    private readonly TestInstance _instance = new("thawc");
-    private readonly ChildProcesses _children = new();
     private readonly CgroupLayout _layout = CgroupLayout.From(CgroupHierarchy.Detect());
     private readonly CgroupFactory _factory;
 
     public CgroupFactoryTests()
     {
-        _factory = new CgroupFactory(_layout, _instance.Naming, new CgroupPoolOptions());
+        _factory = new CgroupFactory(_layout, Instance.Naming, new CgroupPoolOptions());
         _factory.CreateParents();
     }
 
@@ -22,8 +20,8 @@ public sealed class CgroupFactoryTests : IDisposable
     {
         var cgroup = _factory.Create();
         cgroup.ApplyLimits(new CgroupLimits(32L << 20, 0.5, 8), 100_000);
-        var hog = _children.PythonAfterGo("b = bytearray(100 * 1024 * 1024)");
-        var sleep = _children.Sleep();
+        var hog = Children.PythonAfterGo("b = bytearray(100 * 1024 * 1024)");
+        var sleep = Children.Sleep();
         cgroup.Join(hog.Id);
         cgroup.Join(sleep.Id);
         ChildProcesses.Go(hog);
@@ -46,7 +44,7 @@ public sealed class CgroupFactoryTests : IDisposable
     public void Recycle_thaws_a_cgroup_released_while_frozen()
     {
         var cgroup = _factory.Create();
-        var sleep = _children.Sleep();
+        var sleep = Children.Sleep();
         cgroup.Join(sleep.Id);
         cgroup.Freeze();
 
@@ -76,11 +74,5 @@ public sealed class CgroupFactoryTests : IDisposable
     private static long PeakUsage(SandboxCgroup cgroup) =>
         CgroupFs.ReadInt64(Path.Combine(cgroup.MemoryDirectory, "memory.max_usage_in_bytes"));
 
-    public void Dispose()
-    {
-        _children.Dispose();
-        _factory.RemoveParents();
-        Assert.Empty(CgroupAssert.Leftovers(_instance.Naming));
-        _instance.Dispose();
-    }
+    protected override void TearDown() => _factory.RemoveParents();
 }

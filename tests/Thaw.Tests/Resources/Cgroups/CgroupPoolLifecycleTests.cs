@@ -5,25 +5,23 @@ using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Resources.Cgroups;
 
-public sealed class CgroupPoolLifecycleTests : IDisposable
+public sealed class CgroupPoolLifecycleTests : CgroupTestClass
 {
-    private readonly TestInstance _instance = new("thawc");
-    private readonly ChildProcesses _children = new();
 
     [Fact]
     public void Dispose_removes_every_cgroup_even_one_still_claimed_with_a_process_inside()
     {
-        var pool = new CgroupPool(_instance.Naming, new CgroupPoolOptions { Size = 3 }, TestInstance.Logger);
+        var pool = new CgroupPool(Instance.Naming, new CgroupPoolOptions { Size = 3 }, TestInstance.Logger);
         Assert.True(pool.Pool.WaitUntilFull(TimeSpan.FromSeconds(10)));
         var claimed = pool.Claim();
-        var sleep = _children.Sleep();
+        var sleep = Children.Sleep();
         claimed.Join(sleep.Id);
-        Assert.NotEmpty(CgroupAssert.Leftovers(_instance.Naming));
+        Assert.NotEmpty(CgroupAssert.Leftovers(Instance.Naming));
 
         pool.Dispose();
 
         Assert.True(sleep.WaitForExit(5000), "the claimed cgroup's process survived dispose");
-        Assert.Empty(CgroupAssert.Leftovers(_instance.Naming));
+        Assert.Empty(CgroupAssert.Leftovers(Instance.Naming));
     }
 
     [Fact]
@@ -31,11 +29,11 @@ public sealed class CgroupPoolLifecycleTests : IDisposable
     {
         var options = new CgroupPoolOptions { Size = 0, MemoryLimitBytes = -1, CpuQuota = 0, PidsMax = 0 };
 
-        var e = Assert.Throws<ArgumentException>(() => new CgroupPool(_instance.Naming, options, TestInstance.Logger));
+        var e = Assert.Throws<ArgumentException>(() => new CgroupPool(Instance.Naming, options, TestInstance.Logger));
 
         Assert.Equal("invalid cgroup pool options: Size must be positive (was 0); MemoryLimitBytes must be positive (was -1); "
             + "CpuQuota must be positive (was 0); PidsMax must be positive (was 0)", e.Message);
-        Assert.Empty(CgroupAssert.Leftovers(_instance.Naming));
+        Assert.Empty(CgroupAssert.Leftovers(Instance.Naming));
     }
 
     [Fact]
@@ -52,16 +50,10 @@ public sealed class CgroupPoolLifecycleTests : IDisposable
         var mounts = MountInfo.ReadSelf().Where(m => !m.SuperOptions.Contains("pids"));
         var hierarchy = CgroupHierarchy.FromMounts(mounts, _ => "");
 
-        var e = Assert.Throws<InvalidOperationException>(() => new CgroupPool(_instance.Naming, new CgroupPoolOptions(), TestInstance.Logger, hierarchy));
+        var e = Assert.Throws<InvalidOperationException>(() => new CgroupPool(Instance.Naming, new CgroupPoolOptions(), TestInstance.Logger, hierarchy));
 
         Assert.StartsWith("cgroup controller(s) missing: pids. Found: ", e.Message, StringComparison.Ordinal);
         Assert.Contains("memory (v", e.Message, StringComparison.Ordinal);
-        Assert.Empty(CgroupAssert.Leftovers(_instance.Naming));
-    }
-
-    public void Dispose()
-    {
-        _children.Dispose();
-        _instance.Dispose();
+        Assert.Empty(CgroupAssert.Leftovers(Instance.Naming));
     }
 }

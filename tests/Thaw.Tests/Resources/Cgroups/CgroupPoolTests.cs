@@ -4,15 +4,13 @@ using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Resources.Cgroups;
 
-public sealed class CgroupPoolTests : IDisposable
+public sealed class CgroupPoolTests : CgroupTestClass
 {
-    private readonly TestInstance _instance = new("thawc");
-    private readonly ChildProcesses _children = new();
     private readonly CgroupPool _pool;
 
     public CgroupPoolTests()
     {
-        _pool = new CgroupPool(_instance.Naming, new CgroupPoolOptions { Size = 2 }, TestInstance.Logger);
+        _pool = new CgroupPool(Instance.Naming, new CgroupPoolOptions { Size = 2 }, TestInstance.Logger);
         Assert.True(_pool.Pool.WaitUntilFull(TimeSpan.FromSeconds(10)));
     }
 
@@ -21,7 +19,7 @@ public sealed class CgroupPoolTests : IDisposable
     {
         var cgroup = _pool.Claim();
 
-        Assert.Matches($"^{_instance.Naming.CgroupName}/sb-[0-9]+$", cgroup.RelativePath);
+        Assert.Matches($"^{Instance.Naming.CgroupName}/sb-[0-9]+$", cgroup.RelativePath);
         Assert.Equal(_pool.Layout.Hierarchies.Count, cgroup.ProcsFiles.Count);
         foreach (var (hierarchy, procs) in _pool.Layout.Hierarchies.Zip(cgroup.ProcsFiles))
             Assert.Equal(Path.Combine(hierarchy.MountPath, cgroup.RelativePath, "cgroup.procs"), procs);
@@ -70,7 +68,7 @@ public sealed class CgroupPoolTests : IDisposable
     public void Memory_hog_is_killed_by_the_oom_killer()
     {
         var cgroup = _pool.Claim(new CgroupLimits(32L << 20, 1, 16));
-        var hog = _children.PythonAfterGo("b = bytearray(200 * 1024 * 1024)\nb[::4096] = b'x' * len(b[::4096])\nprint('survived')");
+        var hog = Children.PythonAfterGo("b = bytearray(200 * 1024 * 1024)\nb[::4096] = b'x' * len(b[::4096])\nprint('survived')");
         cgroup.Join(hog.Id);
         Assert.Equal([hog.Id], cgroup.Pids());
 
@@ -88,7 +86,7 @@ public sealed class CgroupPoolTests : IDisposable
     public void Pids_max_stops_forks()
     {
         var cgroup = _pool.Claim(new CgroupLimits(64L << 20, 1, 5));
-        var forker = _children.PythonAfterGo("""
+        var forker = Children.PythonAfterGo("""
             import os, signal
             children = []
             try:
@@ -117,7 +115,7 @@ public sealed class CgroupPoolTests : IDisposable
     public void Release_kills_leftover_processes()
     {
         var cgroup = _pool.Claim(new CgroupLimits(48L << 20, 0.25, 9));
-        var sleeps = new[] { _children.Sleep(), _children.Sleep() };
+        var sleeps = new[] { Children.Sleep(), Children.Sleep() };
         foreach (var s in sleeps)
             cgroup.Join(s.Id);
         Assert.Equal(sleeps.Select(s => s.Id).Order(), cgroup.Pids());
@@ -139,7 +137,7 @@ public sealed class CgroupPoolTests : IDisposable
     {
         var cgroup = _pool.Claim();
         Assert.True(cgroup.CanFreeze);
-        var sleep = _children.Sleep();
+        var sleep = Children.Sleep();
         cgroup.Join(sleep.Id);
         cgroup.Freeze();
         Assert.True(cgroup.IsFrozen);
@@ -154,8 +152,8 @@ public sealed class CgroupPoolTests : IDisposable
     public void Freeze_stops_the_sandbox_and_thaw_resumes_it()
     {
         var cgroup = _pool.Claim();
-        string file = Path.Combine(Path.GetTempPath(), _instance.Naming.Name + "-pool-count");
-        var counter = _children.Counter(file);
+        string file = Path.Combine(Path.GetTempPath(), Instance.Naming.Name + "-pool-count");
+        var counter = Children.Counter(file);
         cgroup.Join(counter.Id);
         Wait.Until(() => File.Exists(file) && File.ReadAllText(file).Length > 0, "the counter started");
 
@@ -171,11 +169,5 @@ public sealed class CgroupPoolTests : IDisposable
         _pool.Release(cgroup);
     }
 
-    public void Dispose()
-    {
-        _pool.Dispose();
-        _children.Dispose();
-        Assert.Empty(CgroupAssert.Leftovers(_instance.Naming));
-        _instance.Dispose();
-    }
+    protected override void TearDown() => _pool.Dispose();
 }

@@ -4,10 +4,8 @@ using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Resources.Cgroups;
 
-public sealed class CgroupRecoveryTests : IDisposable
+public sealed class CgroupRecoveryTests : CgroupTestClass
 {
-    private readonly TestInstance _instance = new("thawc");
-    private readonly ChildProcesses _children = new();
 
     [Fact]
     public void Sweep_removes_a_crashed_instances_tree_with_a_live_frozen_process_inside()
@@ -15,11 +13,11 @@ public sealed class CgroupRecoveryTests : IDisposable
         // What a crash leaves: the parent, sandbox cgroups (one nested deeper), a process inside, frozen.
         var hierarchy = CgroupHierarchy.Detect();
         var layout = CgroupLayout.From(hierarchy);
-        var sleep = _children.Sleep();
+        var sleep = Children.Sleep();
         var expected = new List<string>();
         foreach (var h in layout.Hierarchies)
         {
-            string parent = Path.Combine(h.MountPath, _instance.Naming.CgroupName);
+            string parent = Path.Combine(h.MountPath, Instance.Naming.CgroupName);
             string sandbox = Path.Combine(parent, "sb-7");
             string nested = Path.Combine(sandbox, "inner");
             foreach (var dir in (string[])[parent, sandbox, nested])
@@ -28,13 +26,13 @@ public sealed class CgroupRecoveryTests : IDisposable
             expected.AddRange([parent, sandbox, nested]);
         }
         if (layout.Freezer is { } freezer)
-            CgroupFreezer.SetFrozen(Path.Combine(freezer.MountPath, _instance.Naming.CgroupName, "sb-7", "inner"), freezer.Version, true, TimeSpan.FromSeconds(5));
+            CgroupFreezer.SetFrozen(Path.Combine(freezer.MountPath, Instance.Naming.CgroupName, "sb-7", "inner"), freezer.Version, true, TimeSpan.FromSeconds(5));
 
-        var removed = CgroupRecovery.Sweep(_instance.Naming, hierarchy);
+        var removed = CgroupRecovery.Sweep(Instance.Naming, hierarchy);
 
         Assert.Equal(expected.Order(StringComparer.Ordinal), removed.Order(StringComparer.Ordinal));
         Assert.True(sleep.WaitForExit(5000), "the process in the leftover tree survived");
-        Assert.Empty(CgroupAssert.Leftovers(_instance.Naming));
+        Assert.Empty(CgroupAssert.Leftovers(Instance.Naming));
     }
 
     [Fact]
@@ -46,7 +44,7 @@ public sealed class CgroupRecoveryTests : IDisposable
         CgroupFs.CreateDirectory(theirs);
         try
         {
-            Assert.Empty(CgroupRecovery.Sweep(_instance.Naming, hierarchy));
+            Assert.Empty(CgroupRecovery.Sweep(Instance.Naming, hierarchy));
             Assert.True(Directory.Exists(theirs));
         }
         finally
@@ -54,11 +52,5 @@ public sealed class CgroupRecoveryTests : IDisposable
             CgroupFs.RemoveDirectory(theirs, TimeSpan.FromSeconds(1));
             other.Dispose();
         }
-    }
-
-    public void Dispose()
-    {
-        _children.Dispose();
-        _instance.Dispose();
     }
 }
