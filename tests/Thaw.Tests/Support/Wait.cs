@@ -1,0 +1,17 @@
+using System.Diagnostics;
+
+namespace Thaw.Tests.Support;
+
+internal static class Wait
+{
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> otherwise.</summary>
+    public static void Until(Func<bool> condition, string what, int timeoutMs = 5000)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.ElapsedMilliseconds < timeoutMs, $"not within {timeoutMs} ms: {what}");
+            Thread.Sleep(5);
+        }
+    }
+}
