@@ -11,7 +11,7 @@ namespace Thaw.Resources.Pooling;
 /// Released resources are recycled by the same worker, off the request path, and go back to the
 /// pool; they are destroyed only when the pool is above its target or on disposal.
 /// </summary>
-public sealed partial class ResourcePool<T> : IDisposable where T : class
+public sealed partial class ResourcePool<T> : IResourcePool, IDisposable where T : class
 {
     private readonly IResourceFactory<T> _factory;
     private readonly ILogger _logger;
@@ -82,7 +82,7 @@ public sealed partial class ResourcePool<T> : IDisposable where T : class
     /// steady claim/release stream recycles instead of churning create-and-destroy (destroying
     /// network namespaces in bulk stalls new creations in the kernel's cleanup_net).
     /// </summary>
-    public int MaxIdle => Math.Max(2 * Target, 1);
+    public int MaxIdle => 2 * Target;
 
     /// <summary>Changes the target; excess idle resources are destroyed by the worker.</summary>
     public void Resize(int target)

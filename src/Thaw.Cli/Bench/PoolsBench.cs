@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spectre.Console;
+using Thaw.Resources;
+using Thaw.Resources.Netns;
+using Thaw.Resources.Pooling;
+using Thaw.Resources.Recovery;
+
+namespace Thaw.Cli.Bench;
+
+internal sealed record PoolsBenchOptions(IReadOnlyList<int> Concurrency, string StateDir, int MinSamples, int RefillRate, double RefillSeconds, int MemoryCount);
+
+/// <summary>
+/// `thaw bench pools`: for each pooled resource and burst size, the latency of a claim from a warm
+/// pool against crafting the resource fresh (Thaw's own miss path) and, for network namespaces,
+/// against the `ip` way container engines do it, all in one run. Also the kernel memory that 50
+/// pooled namespaces pin, and whether the refill keeps up with a steady claim rate.
+/// </summary>
+internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console)
+{
+    private readonly ThawNaming _naming = new("thawb", Path.Combine(options.StateDir, "bench"));
+    private readonly List<PoolBenchResult> _results = [];
+
+    private sealed record Resource(string Name, Func<int, IBenchTarget> Make, bool? IpBridge);
+
+    public PoolBenchReport Run()
+    {
+        var started = DateTime.UtcNow;
+        Sweep();
+        Directory.CreateDirectory(_naming.StateDir);
+        var resources = Resources();
+        var memory = new List<PoolMemoryResult>();
+        var refill = new List<RefillResult>();
+        try
+        {
+            // Memory first: namespaces destroyed by later steps are freed asynchronously and would blur it.
+            foreach (var r in resources.Where(r => r.IpBridge is not null))
+                memory.Add(Status($"{r.Name}: kernel memory of {options.MemoryCount} pooled", () => MeasureMemory(r)));
+            using (var ip = new IpPeer("10.215.0"))
+            {
+                foreach (var r in resources)
+                    foreach (int c in options.Concurrency)
+                    {
+                        _results.Add(Status($"{r.Name} c={c}: claim from pool", () => MeasurePool(r, c)));
+                        _results.Add(Status($"{r.Name} c={c}: fresh creation", () => MeasureFresh(r, c)));
+                        if (r.IpBridge is bool bridge)
+                            _results.Add(Status($"{r.Name} c={c}: ip (container-engine way)", () => MeasureIp(ip, bridge, c)));
+                    }
+            }
+            foreach (var r in resources)
+                refill.Add(Status($"{r.Name}: refill at {options.RefillRate} claims/s", () => MeasureRefill(r)));
+        }
+        finally
+        {
+            Sweep();
+        }
+        return new PoolBenchReport(_results, memory, refill, Environment.MachineName, started);
+    }
+
+    private List<Resource> Resources()
+    {
+        var log = NullLogger.Instance;
+        return
+        [
+            new("netns-none", size =>
+            {
+                var p = new NetnsPool(_naming, new NetnsPoolOptions { Size = size }, log);
+                return new BenchTarget<PooledNetns>(p.Pool, p.Claim, p.Release, p);
+            }, IpBridge: false),
+            new("netns-bridge", size =>
+            {
+                var p = new NetnsPool(_naming, new NetnsPoolOptions { Size = size, Mode = NetnsMode.Bridge, Subnet = "10.214.0.0/16" }, log);
+                return new BenchTarget<PooledNetns>(p.Pool, p.Claim, p.Release, p);
+            }, IpBridge: true),
+        ];
+    }
+
+    private PoolBenchResult MeasurePool(Resource r, int c)
+    {
+        using var target = r.Make(Math.Max(c, 8));
+        Fill(target);
+        int rounds = Math.Max(5, options.MinSamples / c);
+        var latencies = new List<double>();
+        var walls = new List<double>();
+        var items = new object[c];
+        for (int i = 0; i < rounds; i++)
+        {
+            var (lat, wall) = Burst.Run(c, k => items[k] = target.Claim());
+            latencies.AddRange(lat);
+            walls.Add(wall);
+            foreach (var item in items) target.Release(item);
+            Fill(target);
+        }
+        if (target.Stats().Misses > 0)
+            console.MarkupLine($"[yellow]note:[/] {r.Name} c={c}: {target.Stats().Misses} claims missed the pool");
+        return Summarise(r.Name, "pool", c, latencies, walls);
+    }
+
+    private PoolBenchResult MeasureFresh(Resource r, int c)
+    {
+        // A pool of size 0: every claim is a miss, i.e. exactly Thaw's synchronous creation path.
+        using var target = r.Make(0);
+        int rounds = Math.Max(3, options.MinSamples / 4 / c);
+        var latencies = new List<double>();
+        var walls = new List<double>();
+        var items = new object[c];
+        for (int i = 0; i < rounds; i++)
+        {
+            var (lat, wall) = Burst.Run(c, k => items[k] = target.Claim());
+            latencies.AddRange(lat);
+            walls.Add(wall);
+            foreach (var item in items) target.Release(item);
+            var sw = Stopwatch.StartNew();
+            while (target.Stats().Destroyed < target.Stats().Created && sw.ElapsedMilliseconds < 10_000)
+                Thread.Sleep(1);
+        }
+        return Summarise(r.Name, "fresh", c, latencies, walls);
+    }
+
+    private PoolBenchResult MeasureIp(IpPeer ip, bool bridge, int c)
+    {
+        int rounds = Math.Max(3, options.MinSamples / 8 / c);
+        var latencies = new List<double>();
+        var walls = new List<double>();
+        var names = new string[c];
+        for (int i = 0; i < rounds; i++)
+        {
+            var (lat, wall) = Burst.Run(c, k => names[k] = ip.Create(bridge));
+            latencies.AddRange(lat);
+            walls.Add(wall);
+            Burst.Run(c, k => IpPeer.Destroy(names[k]));
+        }
+        return Summarise(bridge ? "netns-bridge" : "netns-none", "ip", c, latencies, walls);
+    }
+
+    private PoolMemoryResult MeasureMemory(Resource r)
+    {
+        Thread.Sleep(500);
+        long before = KernelMemory.ReadKib();
+        using var target = r.Make(options.MemoryCount);
+        Fill(target);
+        Thread.Sleep(500);
+        long after = KernelMemory.ReadKib();
+        return new PoolMemoryResult(r.Name, options.MemoryCount, after - before, KernelMemory.Measure);
+    }
+
+    private RefillResult MeasureRefill(Resource r)
+    {
+        using var target = r.Make(16);
+        Fill(target);
+        var held = new List<object>();
+        var claimLatency = new List<double>();
+        long total = (long)(options.RefillRate * options.RefillSeconds);
+        var clock = Stopwatch.StartNew();
+        for (long i = 0; i < total; i++)
+        {
+            // Paced, not bursty: claim number i is due at i / rate seconds.
+            double due = i * 1000.0 / options.RefillRate;
+            while (clock.Elapsed.TotalMilliseconds < due)
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(1, due - clock.Elapsed.TotalMilliseconds)));
+            long start = Stopwatch.GetTimestamp();
+            held.Add(target.Claim());
+            claimLatency.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        var stats = target.Stats();
+        foreach (var item in held) target.Release(item);
+        claimLatency.Sort();
+        return new RefillResult(r.Name, options.RefillRate, total / seconds, stats.Claims, stats.Misses, LatencyReservoir.Percentile(claimLatency, 0.99));
+    }
+
+    private static void Fill(IBenchTarget target)
+    {
+        if (!target.WaitUntilFull(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"pool did not fill within 60 s: {target.Stats()}");
+    }
+
+    private static PoolBenchResult Summarise(string resource, string path, int c, List<double> latencies, List<double> walls)
+    {
+        latencies.Sort();
+        walls.Sort();
+        return new PoolBenchResult(resource, path, c,
+            Math.Round(LatencyReservoir.Percentile(latencies, 0.5), 4), Math.Round(LatencyReservoir.Percentile(latencies, 0.99), 4),
+            Math.Round(LatencyReservoir.Percentile(walls, 0.5), 3), latencies.Count);
+    }
+
+    private T Status<T>(string what, Func<T> work)
+    {
+        T result = default!;
+        console.Status().Start(what, _ => result = work());
+        console.MarkupLine($"[grey]done:[/] {Markup.Escape(what)}");
+        return result;
+    }
+
+    private void Sweep()
+    {
+        NetnsRecovery.Sweep(_naming);
+        if (Directory.Exists(_naming.StateDir) && !Directory.EnumerateFileSystemEntries(_naming.StateDir).Any())
+            Directory.Delete(_naming.StateDir);
+    }
+}

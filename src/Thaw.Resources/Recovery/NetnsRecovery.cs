@@ -1,0 +1,35 @@
+using Thaw.Linux.Namespaces;
+using Thaw.Linux.Netlink;
+
+namespace Thaw.Resources.Recovery;
+
+/// <summary>Removes network namespaces, veths and the bridge that a crashed instance left behind.</summary>
+public static class NetnsRecovery
+{
+    public static IReadOnlyList<string> Sweep(ThawNaming naming)
+    {
+        var removed = new List<string>();
+        if (Directory.Exists(naming.NetnsDir))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(naming.NetnsDir))
+            {
+                removed.AddRange(Directory.EnumerateFiles(dir).Select(f => "netns " + f));
+                PinDirectory.Remove(dir);
+            }
+            foreach (var file in Directory.EnumerateFiles(naming.NetnsDir))
+            {
+                NamespacePin.Unpin(file);
+                removed.Add("netns " + file);
+            }
+            Directory.Delete(naming.NetnsDir);
+        }
+        using var host = new NetlinkSocket();
+        // Host veth ends first (their peers go with them), then the bridge.
+        foreach (var link in host.ListLinks().Where(l => l.Name.StartsWith(naming.VethPrefix, StringComparison.Ordinal)))
+            if (host.DeleteLink(link.Name))
+                removed.Add("link " + link.Name);
+        if (host.DeleteLink(naming.BridgeName))
+            removed.Add("link " + naming.BridgeName);
+        return removed;
+    }
+}
