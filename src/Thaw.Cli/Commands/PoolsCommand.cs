@@ -51,7 +51,7 @@ internal static class PoolsCommand
         var command = WithPoolOptions(new Command("show", "Start the pools, wait until they are full, print their levels and creation costs, stop and clean up."));
         command.SetAction(parse =>
         {
-            using var loggers = LoggerFactory.Create(b => b.AddConsole());
+            using var loggers = CliLogging.Create();
             using var host = Start(parse, loggers);
             Print(host.Stats());
             return 0;
@@ -64,7 +64,7 @@ internal static class PoolsCommand
         var command = WithPoolOptions(new Command("hold", "Start the pools, print 'ready' when they are full, and hold them until interrupted (Ctrl-C or SIGTERM), then clean up."));
         command.SetAction(async (parse, token) =>
         {
-            using var loggers = LoggerFactory.Create(b => b.AddConsole());
+            using var loggers = CliLogging.Create();
             using var host = Start(parse, loggers);
             Console.WriteLine("ready");
             try { await Task.Delay(Timeout.Infinite, token); }
