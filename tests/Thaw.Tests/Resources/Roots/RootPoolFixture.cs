@@ -41,7 +41,11 @@ public sealed class RootPoolFixture : IDisposable
     /// <summary>Waits until the pool holds its target with nothing lent out.</summary>
     public void WaitUntilFull() => WaitFor(() => true);
 
-    private long Handled() => Pool.Stats() is var s ? s.Recycled + s.Destroyed : 0;
+    /// <summary>Released roots the worker has finished with, recycled or destroyed.</summary>
+    public long Handled() => Pool.Stats() is var s ? s.Recycled + s.Destroyed : 0;
+
+    /// <summary>Waits until the worker has handled more released roots than <paramref name="before"/> and the pool is full.</summary>
+    public void WaitUntilHandledAfter(long before) => WaitFor(() => Handled() > before);
 
     private void WaitFor(Func<bool> done)
     {

@@ -165,15 +165,14 @@ public sealed class RootPoolTests(RootPoolFixture fixture) : IClassFixture<RootP
     {
         fixture.WaitUntilFull();
         var missing = Path.Combine(fixture.Naming.StateDir, "no-such-function");
-        long handled = fixture.Pool.Stats() is var s ? s.Recycled + s.Destroyed : 0;
+        long handled = fixture.Handled();
 
         var e = Assert.Throws<DirectoryNotFoundException>(() => fixture.Pool.Claim(missing));
 
         Assert.Contains(missing, e.Message, StringComparison.Ordinal);
         Assert.Contains("does not exist", e.Message, StringComparison.Ordinal);
         Assert.Equal(0, fixture.Pool.Stats().InUse);
-        fixture.WaitUntilFull();
-        Assert.True(fixture.Pool.Stats() is var after && after.Recycled + after.Destroyed > handled);
+        fixture.WaitUntilHandledAfter(handled); // asserts the pool is full and nothing is lent out
     }
 
     [Fact]
