@@ -4,6 +4,7 @@ using Thaw.Resources.Cgroups;
 using Thaw.Resources.Netns;
 using Thaw.Resources.Pooling;
 using Thaw.Resources.Recovery;
+using Thaw.Resources.Roots;
 
 namespace Thaw.Resources;
 
@@ -31,6 +32,8 @@ public sealed partial class ResourceHost : IDisposable
 
     public CgroupPool Cgroups { get; private set; } = null!;
 
+    public RootPool Roots { get; private set; } = null!;
+
     /// <summary>What the start-up sweep removed (left by an earlier instance that crashed).</summary>
     public IReadOnlyList<string> Recovered { get; private set; } = [];
 
@@ -47,6 +50,7 @@ public sealed partial class ResourceHost : IDisposable
             if (host.Recovered.Count > 0)
                 Log.Recovered(logger, host.Recovered.Count, string.Join(", ", host.Recovered.Take(10)));
             host.Cgroups = host.Own(new CgroupPool(naming, options.Cgroups, logger, hierarchy));
+            host.Roots = host.Own(new RootPool(naming, options.Roots, logger));
             host.Netns = host.Own(new NetnsPool(naming, options.Netns, logger));
             if (options.EnableBridge)
                 host.BridgeNetns = host.Own(new NetnsPool(naming, options.BridgeNetns, logger));
@@ -67,6 +71,7 @@ public sealed partial class ResourceHost : IDisposable
         yield return Netns.Pool;
         if (BridgeNetns is not null) yield return BridgeNetns.Pool;
         yield return Cgroups.Pool;
+        yield return Roots.Pool;
     }
 
     /// <summary>Removes everything an instance of this name and state dir left behind, in dependency order.</summary>
@@ -75,6 +80,9 @@ public sealed partial class ResourceHost : IDisposable
         var removed = new List<string>();
         // Processes go first (with their cgroups): they may hold namespaces and mounts.
         removed.AddRange(CgroupRecovery.Sweep(naming, hierarchy).Select(c => "cgroup " + c));
+        int roots = RootRecovery.Sweep(naming);
+        if (roots > 0)
+            removed.Add($"roots {roots} under {naming.RootsDir}");
         removed.AddRange(NetnsRecovery.Sweep(naming));
         return removed;
     }
@@ -108,7 +116,7 @@ public sealed partial class ResourceHost : IDisposable
             catch (Exception e) { Log.DisposeFailed(_logger, _owned[i].GetType().Name, e); }
         }
         _owned.Clear();
-        foreach (var dir in new[] { Naming.NetnsDir })
+        foreach (var dir in new[] { Naming.NetnsDir, Naming.RootsDir })
             if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
                 Directory.Delete(dir);
     }

@@ -1,5 +1,6 @@
 using Thaw.Resources.Cgroups;
 using Thaw.Resources.Netns;
+using Thaw.Resources.Roots;
 
 namespace Thaw.Resources;
 
@@ -22,6 +23,8 @@ public sealed class ThawOptions
 
     public CgroupPoolOptions Cgroups { get; set; } = new();
 
+    public RootPoolOptions Roots { get; set; } = new();
+
     /// <summary>Checks every option and throws one message listing all that are wrong.</summary>
     public ThawNaming Validate()
     {
@@ -35,6 +38,7 @@ public sealed class ThawOptions
         if (EnableBridge)
             Try(errors, () => BridgeNetns.Validate());
         Try(errors, () => Cgroups.Validate());
+        Try(errors, () => Roots.Validate());
         if (errors.Count > 0)
             throw new ArgumentException("invalid configuration:\n  - " + string.Join("\n  - ", errors));
         return naming!;

@@ -2,9 +2,10 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 using Thaw.Resources;
+using Thaw.Resources.Cgroups;
+using Thaw.Resources.Roots;
 using Thaw.Resources.Netns;
 using Thaw.Resources.Pooling;
-using Thaw.Resources.Recovery;
 
 namespace Thaw.Cli.Bench;
 
@@ -20,6 +21,7 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
 {
     private readonly ThawNaming _naming = new("thawb", Path.Combine(options.StateDir, "bench"));
     private readonly List<PoolBenchResult> _results = [];
+    private readonly string _codeDir = Path.Combine(options.StateDir, "bench-code");
 
     private sealed record Resource(string Name, Func<int, IBenchTarget> Make, bool? IpBridge);
 
@@ -28,16 +30,19 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
         var started = DateTime.UtcNow;
         Sweep();
         Directory.CreateDirectory(_naming.StateDir);
+        Directory.CreateDirectory(_codeDir);
+        File.WriteAllText(Path.Combine(_codeDir, "f.py"), "def f(event):\n    return event\n");
         var resources = Resources();
         var memory = new List<PoolMemoryResult>();
         var refill = new List<RefillResult>();
         try
         {
-            // Memory first: namespaces destroyed by later steps are freed asynchronously and would blur it.
-            foreach (var r in resources.Where(r => r.IpBridge is not null))
-                memory.Add(Status($"{r.Name}: kernel memory of {options.MemoryCount} pooled", () => MeasureMemory(r)));
             using (var ip = new IpPeer("10.215.0"))
             {
+                // Memory first: namespaces destroyed by later steps are freed asynchronously and would blur it.
+                memory.Add(Status($"ip netns: kernel memory of {options.MemoryCount}", () => MeasureIpMemory(ip)));
+                foreach (var r in resources.Where(r => r.IpBridge is not null))
+                    memory.Add(Status($"{r.Name}: kernel memory of {options.MemoryCount} pooled", () => MeasureMemory(r)));
                 foreach (var r in resources)
                     foreach (int c in options.Concurrency)
                     {
@@ -72,6 +77,19 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
                 var p = new NetnsPool(_naming, new NetnsPoolOptions { Size = size, Mode = NetnsMode.Bridge, Subnet = "10.214.0.0/16" }, log);
                 return new BenchTarget<PooledNetns>(p.Pool, p.Claim, p.Release, p);
             }, IpBridge: true),
+            new("cgroup", size =>
+            {
+                // The claim writes memory, cpu and pids limits, as a sandbox start does.
+                var limits = new CgroupLimits(128L << 20, 0.5, 64);
+                var p = new CgroupPool(_naming, new CgroupPoolOptions { Size = size }, log);
+                return new BenchTarget<SandboxCgroup>(p.Pool, () => p.Claim(limits), p.Release, p);
+            }, IpBridge: null),
+            new("root", size =>
+            {
+                // The claim bind-mounts the function's code read-only at /handler, as a sandbox start does.
+                var p = new RootPool(_naming, new RootPoolOptions { Size = size }, log);
+                return new BenchTarget<SandboxRoot>(p.Pool, () => p.Claim(_codeDir), p.Release, p);
+            }, IpBridge: null),
         ];
     }
 
@@ -144,6 +162,18 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
         return new PoolMemoryResult(r.Name, options.MemoryCount, after - before, KernelMemory.Measure);
     }
 
+    /// <summary>The same count of namespaces made by `ip netns add` (lo up): the kernel's own floor.</summary>
+    private PoolMemoryResult MeasureIpMemory(IpPeer ip)
+    {
+        Thread.Sleep(500);
+        long before = KernelMemory.ReadKib();
+        var names = Enumerable.Range(0, options.MemoryCount).Select(_ => ip.Create(bridge: false)).ToList();
+        Thread.Sleep(500);
+        long after = KernelMemory.ReadKib();
+        foreach (var n in names) IpPeer.Destroy(n);
+        return new PoolMemoryResult("netns-none (ip netns add)", options.MemoryCount, after - before, KernelMemory.Measure);
+    }
+
     private RefillResult MeasureRefill(Resource r)
     {
         using var target = r.Make(16);
@@ -194,7 +224,9 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
 
     private void Sweep()
     {
-        NetnsRecovery.Sweep(_naming);
+        ResourceHost.Sweep(_naming, Thaw.Linux.Cgroups.CgroupHierarchy.Detect());
+        if (Directory.Exists(_codeDir))
+            Directory.Delete(_codeDir, recursive: true);
         if (Directory.Exists(_naming.StateDir) && !Directory.EnumerateFileSystemEntries(_naming.StateDir).Any())
             Directory.Delete(_naming.StateDir);
     }

@@ -19,6 +19,7 @@ internal static class PoolsCommand
     private static readonly Option<int> BridgeSize = new("--bridge-netns") { Description = "Bridge-mode namespaces kept ready.", DefaultValueFactory = _ => 8 };
     private static readonly Option<string> Subnet = new("--subnet") { Description = "IPv4 subnet of the bridge.", DefaultValueFactory = _ => "10.213.0.0/16" };
     private static readonly Option<int> CgroupSize = new("--cgroups") { Description = "Cgroups kept ready.", DefaultValueFactory = _ => 16 };
+    private static readonly Option<int> RootSize = new("--roots") { Description = "Sandbox root directories kept ready.", DefaultValueFactory = _ => 16 };
 
     public static Command Create()
     {
@@ -31,7 +32,7 @@ internal static class PoolsCommand
 
     private static Command WithPoolOptions(Command command)
     {
-        foreach (var option in new Option[] { Name, StateDir, NetnsSize, Bridge, BridgeSize, Subnet, CgroupSize })
+        foreach (var option in new Option[] { Name, StateDir, NetnsSize, Bridge, BridgeSize, Subnet, CgroupSize, RootSize })
             command.Options.Add(option);
         return command;
     }
@@ -44,6 +45,7 @@ internal static class PoolsCommand
         EnableBridge = parse.GetValue(Bridge),
         BridgeNetns = new NetnsPoolOptions { Size = parse.GetValue(BridgeSize), Mode = NetnsMode.Bridge, Subnet = parse.GetValue(Subnet)! },
         Cgroups = new Resources.Cgroups.CgroupPoolOptions { Size = parse.GetValue(CgroupSize) },
+        Roots = new Resources.Roots.RootPoolOptions { Size = parse.GetValue(RootSize) },
     };
 
     private static Command Show()
