@@ -50,10 +50,11 @@ public sealed class RootPoolFixture : IDisposable
     private void WaitFor(Func<bool> done)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!(done() && Pool.Stats() is { Level: Size, InUse: 0 }) && DateTime.UtcNow < deadline)
+        // Released roots go back to the pool up to twice its target (recycled, not re-crafted).
+        while (!(done() && Pool.Stats() is { Level: >= Size and <= 2 * Size, InUse: 0 }) && DateTime.UtcNow < deadline)
             Thread.Sleep(2);
         Assert.True(done());
-        Assert.Equal(Size, Pool.Stats().Level);
+        Assert.InRange(Pool.Stats().Level, Size, 2 * Size);
         Assert.Equal(0, Pool.Stats().InUse);
     }
 
