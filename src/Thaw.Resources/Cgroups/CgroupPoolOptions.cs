@@ -27,8 +27,8 @@ public sealed class CgroupPoolOptions
     public void Validate()
     {
         var problems = new List<string>();
-        if (Size <= 0)
-            problems.Add(CgroupLimits.Positive(nameof(Size), Size));
+        if (Size < 0) // 0 is valid: no pooling, every claim crafts (the benchmark's "fresh" path)
+            problems.Add($"Size must be 0 or more (was {Size})");
         // The kernel accepts CFS periods from 1 ms to 1 s.
         if (CpuPeriodMicroseconds is < 1000 or > 1_000_000)
             problems.Add($"{nameof(CpuPeriodMicroseconds)} must be between 1000 and 1000000 (was {CpuPeriodMicroseconds})");

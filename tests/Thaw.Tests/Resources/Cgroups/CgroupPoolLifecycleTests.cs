@@ -27,11 +27,11 @@ public sealed class CgroupPoolLifecycleTests : CgroupTestClass
     [Fact]
     public void Bad_options_are_refused_with_one_message_naming_each()
     {
-        var options = new CgroupPoolOptions { Size = 0, MemoryLimitBytes = -1, CpuQuota = 0, PidsMax = 0 };
+        var options = new CgroupPoolOptions { Size = -2, MemoryLimitBytes = -1, CpuQuota = 0, PidsMax = 0 };
 
         var e = Assert.Throws<ArgumentException>(() => new CgroupPool(Instance.Naming, options, TestInstance.Logger));
 
-        Assert.Equal("invalid cgroup pool options: Size must be positive (was 0); MemoryLimitBytes must be positive (was -1); "
+        Assert.Equal("invalid cgroup pool options: Size must be 0 or more (was -2); MemoryLimitBytes must be positive (was -1); "
             + "CpuQuota must be positive (was 0); PidsMax must be positive (was 0)", e.Message);
         Assert.Empty(CgroupAssert.Leftovers(Instance.Naming));
     }
