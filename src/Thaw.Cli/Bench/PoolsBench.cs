@@ -9,7 +9,7 @@ using Thaw.Resources.Pooling;
 
 namespace Thaw.Cli.Bench;
 
-internal sealed record PoolsBenchOptions(IReadOnlyList<int> Concurrency, string StateDir, int MinSamples, int RefillRate, double RefillSeconds, int MemoryCount);
+internal sealed record PoolsBenchOptions(IReadOnlyList<int> Concurrency, IReadOnlySet<string>? Only, string StateDir, int MinSamples, int RefillRate, double RefillSeconds, int MemoryCount);
 
 /// <summary>
 /// `thaw bench pools`: for each pooled resource and burst size, the latency of a claim from a warm
@@ -32,7 +32,7 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
         Directory.CreateDirectory(_naming.StateDir);
         Directory.CreateDirectory(_codeDir);
         File.WriteAllText(Path.Combine(_codeDir, "f.py"), "def f(event):\n    return event\n");
-        var resources = Resources();
+        var resources = Resources().Where(r => options.Only is null || options.Only.Contains(r.Name)).ToList();
         var memory = new List<PoolMemoryResult>();
         var refill = new List<RefillResult>();
         try
@@ -187,7 +187,7 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
             // Paced, not bursty: claim number i is due at i / rate seconds.
             double due = i * 1000.0 / options.RefillRate;
             while (clock.Elapsed.TotalMilliseconds < due)
-                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(1, due - clock.Elapsed.TotalMilliseconds)));
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Clamp(due - clock.Elapsed.TotalMilliseconds, 0, 1)));
             long start = Stopwatch.GetTimestamp();
             held.Add(target.Claim());
             claimLatency.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);

@@ -29,16 +29,18 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 400,
         };
         var refillRate = new Option<int>("--refill-rate") { Description = "Steady claims per second for the refill check.", DefaultValueFactory = _ => 200 };
+        var only = new Option<string?>("--resources") { Description = "Only these resources, comma-separated: netns-none, netns-bridge, cgroup, root." };
         var stateDir = new Option<string>("--state-dir") { Description = "Where the bench pins its namespaces and roots.", DefaultValueFactory = _ => "/var/lib/thaw" };
 
         var command = new Command("pools", "Claim latency from warm pools vs fresh creation (and vs `ip` for network namespaces), per burst size; pooled kernel memory; refill rate.")
         {
-            concurrency, json, samples, refillRate, stateDir,
+            concurrency, json, samples, refillRate, only, stateDir,
         };
         command.SetAction(parse =>
         {
             var levels = ParseConcurrency(parse.GetValue(concurrency)!);
-            var options = new PoolsBenchOptions(levels, parse.GetValue(stateDir)!, parse.GetValue(samples), parse.GetValue(refillRate), 2.0, 50);
+            var filter = parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+            var options = new PoolsBenchOptions(levels, filter, parse.GetValue(stateDir)!, parse.GetValue(samples), parse.GetValue(refillRate), 2.0, 50);
             var report = new PoolsBench(options, AnsiConsole.Console).Run();
             PoolsReport.Print(report, AnsiConsole.Console);
             if (parse.GetValue(json) is { } file)

@@ -35,19 +35,6 @@ public static class PinDirectory
         Directory.Delete(dir);
     }
 
-    internal static bool IsMountPoint(string dir)
-    {
-        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            var fields = line.Split(' ');
-            if (fields.Length > 4 && Unescape(fields[4]) == full)
-                return true;
-        }
-        return false;
-    }
-
-    private static string Unescape(string field) => field.Contains('\\', StringComparison.Ordinal)
-        ? System.Text.RegularExpressions.Regex.Replace(field, @"\\([0-7]{3})", m => ((char)Convert.ToInt32(m.Groups[1].Value, 8)).ToString())
-        : field;
+    internal static bool IsMountPoint(string dir) =>
+        Mounts.MountTable.Read().IsMountPoint(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
 }

@@ -27,6 +27,14 @@ public sealed partial class ResourcePool<T> : IResourcePool, IDisposable where T
     private long _claims, _misses, _created, _recycled, _destroyed;
     private volatile Exception? _refillError;
     private int _disposed;
+    private long _lastClaim;
+
+    /// <summary>
+    /// The worker waits this long after the last claim before crafting or recycling: a burst of
+    /// claims gets the CPUs first, and the refill (which holds the kernel's rtnl lock for
+    /// network namespaces) follows it instead of competing with it.
+    /// </summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(1);
 
     public ResourcePool(string name, IResourceFactory<T> factory, int target, ILogger logger)
     {
@@ -59,6 +67,7 @@ public sealed partial class ResourcePool<T> : IResourcePool, IDisposable where T
             Interlocked.Decrement(ref _level);
         }
         _inUse[item] = 0;
+        Volatile.Write(ref _lastClaim, Stopwatch.GetTimestamp());
         _wake.Release();
         return item;
     }
@@ -135,6 +144,8 @@ public sealed partial class ResourcePool<T> : IResourcePool, IDisposable where T
         {
             try { _wake.Wait(failures == 0 ? Timeout.Infinite : Math.Min(1000, 10 << failures), token); }
             catch (OperationCanceledException) { break; }
+            while (!token.IsCancellationRequested && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastClaim)) < QuietPeriod)
+                Thread.Sleep(QuietPeriod);
 
             // Returned resources first: recycling is cheaper than crafting.
             while (!token.IsCancellationRequested && _returned.TryDequeue(out var back))
