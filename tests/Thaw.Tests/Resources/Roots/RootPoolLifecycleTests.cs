@@ -84,7 +84,9 @@ public sealed class RootPoolLifecycleTests : IDisposable
 
         using var pool = NewPool(1);
 
-        Assert.DoesNotContain(leftover.Path, MountTable.Read().MountPointsUnder(_naming.RootsDir));
+        // The new pool may already have crafted a root at the same path (ids restart at 0); the
+        // leftover's /handler bind, which a fresh root never has before a claim, must be gone.
+        Assert.DoesNotContain(leftover.HandlerDir, MountTable.Read().MountPointsUnder(_naming.RootsDir));
         Assert.True(pool.Pool.WaitUntilFull(TimeSpan.FromSeconds(10)));
         Assert.True(File.Exists(Path.Combine(_code, "handler.py")));
     }
