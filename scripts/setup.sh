@@ -43,8 +43,9 @@ thaw_build_cli() {
         return 0
     fi
     echo "thaw: building (first use or sources changed)..." >&2
-    if ! dotnet build "$thaw_root/src/Thaw.Cli/Thaw.Cli.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >"$thaw_root/.build-log.txt" 2>&1; then
-        cat "$thaw_root/.build-log.txt" >&2
+    mkdir -p "$thaw_root/.build"
+    if ! dotnet build "$thaw_root/src/Thaw.Cli/Thaw.Cli.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >"$thaw_root/.build/build-log.txt" 2>&1; then
+        cat "$thaw_root/.build/build-log.txt" >&2
         echo "thaw: build failed" >&2
         exit 1
     fi

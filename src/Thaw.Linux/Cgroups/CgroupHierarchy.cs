@@ -35,10 +35,10 @@ public sealed class CgroupHierarchy
 
     /// <summary>Reads /proc/self/mountinfo and each cgroup2 mount's root cgroup.controllers.</summary>
     public static CgroupHierarchy Detect() =>
-        FromMounts(MountInfo.ReadSelf(), mount => File.ReadAllText(Path.Combine(mount, "cgroup.controllers")));
+        FromMounts(MountTable.Read().Entries, mount => File.ReadAllText(Path.Combine(mount, "cgroup.controllers")));
 
     /// <summary>Builds the view from a mount table; <paramref name="readV2Controllers"/> reads a v2 root's cgroup.controllers.</summary>
-    public static CgroupHierarchy FromMounts(IEnumerable<MountInfo> mounts, Func<string, string> readV2Controllers)
+    public static CgroupHierarchy FromMounts(IEnumerable<MountEntry> mounts, Func<string, string> readV2Controllers)
     {
         var v1 = new Dictionary<string, CgroupController>(StringComparer.Ordinal);
         var v2 = new Dictionary<string, CgroupController>(StringComparer.Ordinal);
@@ -48,7 +48,7 @@ public sealed class CgroupHierarchy
             if (mount.FsType == "cgroup")
             {
                 // A hierarchy can be bind-mounted twice; the first mount is the canonical one.
-                foreach (var option in mount.SuperOptions.Where(IsV1Controller))
+                foreach (var option in mount.SuperOptionList.Where(IsV1Controller))
                     v1.TryAdd(option, new CgroupController(option, mount.MountPoint, 1));
             }
             else if (mount.FsType == "cgroup2" && unified is null)

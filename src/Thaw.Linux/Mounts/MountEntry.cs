@@ -14,4 +14,7 @@ public sealed record MountEntry(
 {
     /// <summary>True when this mount is read-only (per-mount flag; the superblock may be rw).</summary>
     public bool IsReadOnly => MountOptions.Split(',').Contains("ro");
+
+    /// <summary>The filesystem's options one by one (for cgroup v1 these name the controllers).</summary>
+    public IReadOnlyList<string> SuperOptionList => SuperOptions.Split(',', StringSplitOptions.RemoveEmptyEntries);
 }

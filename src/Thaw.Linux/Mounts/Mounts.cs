@@ -54,6 +54,25 @@ public static class Mounts
         Mount(null, target, null, Interop.MS_PRIVATE | (recursive ? Interop.MS_REC : 0), null, "make private");
 
     /// <summary>
+    /// Makes <paramref name="dir"/> a mount point of its own (a bind onto itself, unless it already is
+    /// one) with private propagation, so the mounts Thaw makes below it stay in this namespace.
+    /// </summary>
+    public static void MakePrivateMountPoint(string dir)
+    {
+        if (!MountTable.Read().IsMountPoint(dir))
+            Bind(dir, dir, readOnly: false);
+        try
+        {
+            MakePrivate(dir);
+        }
+        catch
+        {
+            Unmount(dir);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Unmounts the topmost mount at <paramref name="target"/>; lazily by default (MNT_DETACH) so a
     /// process still inside cannot make it fail with EBUSY. Symlinks are not followed: a sandbox
     /// could have planted one. Returns false when nothing was mounted there (EINVAL) or the path is gone.

@@ -1,26 +1,24 @@
-using System.Runtime.InteropServices;
-
 namespace Thaw.Linux.Namespaces;
 
 /// <summary>
-/// A directory that holds pinned namespace files, made a private mount of itself (as `ip netns` does
-/// with /run/netns, but private): the nsfs bind mounts inside then never propagate to peer mount
-/// namespaces, where a copy would keep a namespace alive after Thaw unpinned it.
+/// A directory of pinned namespaces: each a bind mount of an nsfs file, which keeps the namespace
+/// alive with no process in it. The directory is a private mount of itself (as `ip netns` does with
+/// /run/netns, but private): the pins then never propagate to peer mount namespaces, where a copy
+/// would keep a namespace alive after Thaw unpinned it.
 /// </summary>
 public static class PinDirectory
 {
     public static void Prepare(string dir)
     {
         Directory.CreateDirectory(dir);
-        if (IsMountPoint(dir))
-            return;
-        LinuxException.ThrowIfFailed(Interop.Mount(dir, dir, null, Interop.MS_BIND, null), "mount", $"bind {dir} onto itself");
-        if (Interop.Mount(null, dir, null, Interop.MS_PRIVATE, null) < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            Interop.Umount2(dir, Interop.MNT_DETACH);
-            throw new LinuxException("mount", errno, $"make {dir} private");
-        }
+        Mounts.Mounts.MakePrivateMountPoint(dir);
+    }
+
+    /// <summary>Unpins a namespace: the kernel frees it once no fd, mount or process holds it.</summary>
+    public static void Unpin(string pinPath)
+    {
+        Mounts.Mounts.Unmount(pinPath);
+        File.Delete(pinPath);
     }
 
     /// <summary>Unpins whatever is left inside, unmounts the directory and removes it.</summary>
@@ -28,13 +26,9 @@ public static class PinDirectory
     {
         if (!Directory.Exists(dir))
             return;
-        foreach (var file in Directory.EnumerateFiles(dir))
-            NamespacePin.Unpin(file);
-        while (IsMountPoint(dir))
-            LinuxException.ThrowIfFailed(Interop.Umount2(dir, Interop.MNT_DETACH), "umount2", dir);
-        Directory.Delete(dir);
+        // UnmountTree throws while anything is still mounted below, so the delete only ever sees
+        // the empty placeholder files.
+        Mounts.Mounts.UnmountTree(dir);
+        Directory.Delete(dir, recursive: true);
     }
-
-    internal static bool IsMountPoint(string dir) =>
-        Mounts.MountTable.Read().IsMountPoint(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
 }

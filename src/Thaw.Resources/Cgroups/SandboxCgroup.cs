@@ -21,6 +21,10 @@ public sealed partial class SandboxCgroup
         Id = id;
         RelativePath = parentName + "/sb-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Directories = [.. layout.Hierarchies.Select(DirectoryIn)];
+        ProcsFiles = [.. Directories.Select(d => Path.Combine(d, "cgroup.procs"))];
+        MemoryDirectory = DirectoryIn(layout.Memory);
+        CpuDirectory = DirectoryIn(layout.Cpu);
+        PidsDirectory = DirectoryIn(layout.Pids);
     }
 
     public int Id { get; }
@@ -32,13 +36,13 @@ public sealed partial class SandboxCgroup
     public IReadOnlyList<string> Directories { get; }
 
     /// <summary>The cgroup.procs file of every hierarchy: writing a pid to each moves the process in.</summary>
-    public IReadOnlyList<string> ProcsFiles => [.. Directories.Select(d => Path.Combine(d, "cgroup.procs"))];
+    public IReadOnlyList<string> ProcsFiles { get; }
 
-    public string MemoryDirectory => DirectoryIn(_layout.Memory);
+    public string MemoryDirectory { get; }
 
-    public string CpuDirectory => DirectoryIn(_layout.Cpu);
+    public string CpuDirectory { get; }
 
-    public string PidsDirectory => DirectoryIn(_layout.Pids);
+    public string PidsDirectory { get; }
 
     /// <summary>Whether <see cref="Freeze"/> works on this host.</summary>
     public bool CanFreeze => _layout.Freezer is not null;

@@ -48,7 +48,7 @@ internal sealed class NetnsFactory(
             if (address is not null) bridge!.Addresses.Return(address);
             inside.Dispose();
             fd.Dispose();
-            NamespacePin.Unpin(path);
+            PinDirectory.Unpin(path);
             throw;
         }
     }
@@ -81,6 +81,6 @@ internal sealed class NetnsFactory(
             bridge!.Addresses.Return(item.Address);
         item.Inside.Dispose();
         item.Fd.Dispose();
-        NamespacePin.Unpin(item.Path);
+        PinDirectory.Unpin(item.Path);
     }
 }

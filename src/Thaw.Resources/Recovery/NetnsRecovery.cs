@@ -11,17 +11,8 @@ public static class NetnsRecovery
         var removed = new List<string>();
         if (Directory.Exists(naming.NetnsDir))
         {
-            foreach (var dir in Directory.EnumerateDirectories(naming.NetnsDir))
-            {
-                removed.AddRange(Directory.EnumerateFiles(dir).Select(f => "netns " + f));
-                PinDirectory.Remove(dir);
-            }
-            foreach (var file in Directory.EnumerateFiles(naming.NetnsDir))
-            {
-                NamespacePin.Unpin(file);
-                removed.Add("netns " + file);
-            }
-            Directory.Delete(naming.NetnsDir);
+            removed.AddRange(Directory.EnumerateFiles(naming.NetnsDir, "*", SearchOption.AllDirectories).Select(f => "netns " + f));
+            PinDirectory.Remove(naming.NetnsDir);
         }
         using var host = new NetlinkSocket();
         // Host veth ends first (their peers go with them), then the bridge.

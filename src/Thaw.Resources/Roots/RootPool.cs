@@ -32,10 +32,9 @@ public sealed partial class RootPool : IDisposable
         }
         // Every root mount lives under this private mount: on a host whose / is shared they would
         // otherwise propagate into peer namespaces (and their unmounts would propagate back).
-        Mounts.Bind(naming.RootsDir, naming.RootsDir, readOnly: false);
+        Mounts.MakePrivateMountPoint(naming.RootsDir);
         try
         {
-            Mounts.MakePrivate(naming.RootsDir);
             Pool = new ResourcePool<SandboxRoot>("roots", new RootFactory(naming.RootsDir, options), options.Size, logger);
         }
         catch

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Thaw.Linux.Mounts;
 using Thaw.Linux.Netlink;
 
 namespace Thaw.Tests.Support;
@@ -6,14 +7,7 @@ namespace Thaw.Tests.Support;
 /// <summary>Counts what an instance left in the kernel: the numbers every test class asserts are zero.</summary>
 public static class LeakCensus
 {
-    public static IReadOnlyList<string> MountsUnder(string dir)
-    {
-        string prefix = Path.TrimEndingDirectorySeparator(dir);
-        return File.ReadLines("/proc/self/mountinfo")
-            .Select(l => l.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
-            .Where(m => m == prefix || m.StartsWith(prefix + "/", StringComparison.Ordinal))
-            .ToList();
-    }
+    public static IReadOnlyList<string> MountsUnder(string dir) => MountTable.Read().MountPointsUnder(dir);
 
     public static IReadOnlyList<string> LinksStartingWith(string prefix)
     {

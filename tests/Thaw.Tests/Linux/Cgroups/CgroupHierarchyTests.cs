@@ -17,20 +17,20 @@ public class CgroupHierarchyTests
     [Fact]
     public void Parse_unescapes_octal_and_finds_fields_after_the_separator()
     {
-        var mounts = MountInfo.Parse("36 35 98:0 /my\\040root /mnt/a\\040b\\134c rw shared:1 master:2 - ext3 /dev/my\\011disk rw,errors=continue\n");
+        var mounts = MountTable.Parse("36 35 98:0 /my\\040root /mnt/a\\040b\\134c rw shared:1 master:2 - ext3 /dev/my\\011disk rw,errors=continue\n").Entries;
 
         var m = Assert.Single(mounts);
         Assert.Equal("/my root", m.Root);
         Assert.Equal("/mnt/a b\\c", m.MountPoint);
         Assert.Equal("ext3", m.FsType);
         Assert.Equal("/dev/my\tdisk", m.Source);
-        Assert.Equal(["rw", "errors=continue"], m.SuperOptions);
+        Assert.Equal(["rw", "errors=continue"], m.SuperOptionList);
     }
 
     [Fact]
     public void V1_controllers_come_from_super_options_including_co_mounted_ones()
     {
-        var h = CgroupHierarchy.FromMounts(MountInfo.Parse(HybridMountInfo), _ => "hugetlb\n");
+        var h = CgroupHierarchy.FromMounts(MountTable.Parse(HybridMountInfo).Entries, _ => "hugetlb\n");
 
         Assert.Equal(new CgroupController("cpu", "/sys/fs/cgroup/cpu,cpuacct", 1), h.Find("cpu"));
         Assert.Equal("/sys/fs/cgroup/cpu,cpuacct", h.Find("cpuacct")?.MountPath);
@@ -47,7 +47,7 @@ public class CgroupHierarchyTests
     [Fact]
     public void V2_wins_only_for_controllers_it_holds()
     {
-        var h = CgroupHierarchy.FromMounts(MountInfo.Parse(HybridMountInfo), _ => "memory pids\n");
+        var h = CgroupHierarchy.FromMounts(MountTable.Parse(HybridMountInfo).Entries, _ => "memory pids\n");
 
         Assert.Equal(new CgroupController("memory", "/sys/fs/cgroup/unified", 2), h.Find("memory"));
         Assert.Equal(2, h.Find("pids")?.Version);
@@ -59,7 +59,7 @@ public class CgroupHierarchyTests
     {
         const string text = "25 21 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
         string? asked = null;
-        var h = CgroupHierarchy.FromMounts(MountInfo.Parse(text), mount => { asked = mount; return "cpuset cpu io memory hugetlb pids rdma misc\n"; });
+        var h = CgroupHierarchy.FromMounts(MountTable.Parse(text).Entries, mount => { asked = mount; return "cpuset cpu io memory hugetlb pids rdma misc\n"; });
 
         Assert.Equal("/sys/fs/cgroup", asked);
         foreach (var name in (string[])["memory", "cpu", "pids"])
@@ -70,7 +70,7 @@ public class CgroupHierarchyTests
     [Fact]
     public void ThrowIfMissing_names_each_missing_controller_and_what_was_found()
     {
-        var h = CgroupHierarchy.FromMounts(MountInfo.Parse(HybridMountInfo).Where(m => m.MountPoint != "/sys/fs/cgroup/pids"), _ => "");
+        var h = CgroupHierarchy.FromMounts(MountTable.Parse(HybridMountInfo).Entries.Where(m => m.MountPoint != "/sys/fs/cgroup/pids"), _ => "");
 
         var e = Assert.Throws<InvalidOperationException>(() => h.ThrowIfMissing("memory", "pids", "freezer"));
 

@@ -45,7 +45,7 @@ public sealed class NamespaceThreadTests : IDisposable
             Assert.Contains("lo:", nout, StringComparison.Ordinal);
             Assert.DoesNotContain("eth0", nout, StringComparison.Ordinal);
         }
-        NamespacePin.Unpin(path);
+        PinDirectory.Unpin(path);
         Assert.False(File.Exists(path));
         Assert.Empty(LeakCensus.ThreadsOutsideHostNetns());
     }
@@ -65,7 +65,7 @@ public sealed class NamespaceThreadTests : IDisposable
         Parallel.For(0, 64, _ => Thread.Sleep(1));
         Assert.Empty(LeakCensus.ThreadsOutsideHostNetns());
         foreach (var p in paths)
-            NamespacePin.Unpin(p);
+            PinDirectory.Unpin(p);
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class CgroupPoolLifecycleTests : CgroupTestClass
     [Fact]
     public void A_host_without_pids_fails_fast_naming_it()
     {
-        var mounts = MountInfo.ReadSelf().Where(m => !m.SuperOptions.Contains("pids"));
+        var mounts = MountTable.Read().Entries.Where(m => !m.SuperOptionList.Contains("pids"));
         var hierarchy = CgroupHierarchy.FromMounts(mounts, _ => "");
 
         var e = Assert.Throws<InvalidOperationException>(() => new CgroupPool(Instance.Naming, new CgroupPoolOptions(), TestInstance.Logger, hierarchy));
