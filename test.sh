@@ -30,11 +30,14 @@ else
     echo "test.sh: no test results were written (the build or the test host failed)"
 fi
 
-# Nothing Thaw's tests made may outlive them.
-leaks=$(grep -c ' /tmp/thaw-test-' /proc/self/mountinfo || true)
-links=$(ip -o link show 2>/dev/null | grep -c ': thawt' || true)
-if (( leaks + links > 0 )); then
-    echo "test.sh: tests left $leaks mounts and $links links behind"
+# Nothing Thaw's tests made may outlive them. Test instances are named thawt/thawc/thawr/thawk +
+# hex (tests/Thaw.Tests/Support/TestInstance.cs) and keep their state under /tmp/thaw-test-*.
+test_names='^thaw[tcrk][0-9a-f]'
+leaks=$(awk '{print $5}' /proc/self/mountinfo | grep -c '^/tmp/thaw-test-' || true)
+links=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -cE "$test_names" || true)
+cgroups=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d 2>/dev/null | xargs -r -n1 basename | grep -cE "$test_names" || true)
+if (( leaks + links + cgroups > 0 )); then
+    echo "test.sh: tests left $leaks mounts, $links links and $cgroups cgroups behind"
     failed=$(( failed + 1 ))
 fi
 

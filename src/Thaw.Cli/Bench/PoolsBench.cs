@@ -97,58 +97,48 @@ internal sealed class PoolsBench(PoolsBenchOptions options, IAnsiConsole console
     {
         using var target = r.Make(Math.Max(c, 8));
         Fill(target);
-        int rounds = Math.Max(5, options.MinSamples / c);
-        var latencies = new List<double>();
-        var walls = new List<double>();
-        var items = new object[c];
-        for (int i = 0; i < rounds; i++)
+        var result = Rounds(r.Name, "pool", c, Math.Max(5, options.MinSamples / c), _ => target.Claim(), items =>
         {
-            var (lat, wall) = Burst.Run(c, k => items[k] = target.Claim());
-            latencies.AddRange(lat);
-            walls.Add(wall);
             foreach (var item in items) target.Release(item);
             Fill(target);
-        }
+        });
         if (target.Stats().Misses > 0)
             console.MarkupLine($"[yellow]note:[/] {r.Name} c={c}: {target.Stats().Misses} claims missed the pool");
-        return Summarise(r.Name, "pool", c, latencies, walls);
+        return result;
     }
 
     private PoolBenchResult MeasureFresh(Resource r, int c)
     {
         // A pool of size 0: every claim is a miss, i.e. exactly Thaw's synchronous creation path.
         using var target = r.Make(0);
-        int rounds = Math.Max(3, options.MinSamples / 4 / c);
+        return Rounds(r.Name, "fresh", c, Math.Max(3, options.MinSamples / 4 / c), _ => target.Claim(), items =>
+        {
+            foreach (var item in items) target.Release(item);
+            // Let the background destroys finish so they do not slow the next burst.
+            var sw = Stopwatch.StartNew();
+            while (target.Stats().Destroyed < target.Stats().Created && sw.ElapsedMilliseconds < 10_000)
+                Thread.Sleep(1);
+        });
+    }
+
+    private PoolBenchResult MeasureIp(IpPeer ip, bool bridge, int c) =>
+        Rounds(bridge ? "netns-bridge" : "netns-none", "ip", c, Math.Max(3, options.MinSamples / 8 / c),
+            _ => ip.Create(bridge), names => Burst.Run(c, k => IpPeer.Destroy((string)names[k])));
+
+    /// <summary>Bursts of <paramref name="c"/> operations, <paramref name="rounds"/> times, undoing each burst untimed.</summary>
+    private static PoolBenchResult Rounds(string resource, string path, int c, int rounds, Func<int, object> operation, Action<object[]> undo)
+    {
         var latencies = new List<double>();
         var walls = new List<double>();
         var items = new object[c];
         for (int i = 0; i < rounds; i++)
         {
-            var (lat, wall) = Burst.Run(c, k => items[k] = target.Claim());
+            var (lat, wall) = Burst.Run(c, k => items[k] = operation(k));
             latencies.AddRange(lat);
             walls.Add(wall);
-            foreach (var item in items) target.Release(item);
-            var sw = Stopwatch.StartNew();
-            while (target.Stats().Destroyed < target.Stats().Created && sw.ElapsedMilliseconds < 10_000)
-                Thread.Sleep(1);
+            undo(items);
         }
-        return Summarise(r.Name, "fresh", c, latencies, walls);
-    }
-
-    private PoolBenchResult MeasureIp(IpPeer ip, bool bridge, int c)
-    {
-        int rounds = Math.Max(3, options.MinSamples / 8 / c);
-        var latencies = new List<double>();
-        var walls = new List<double>();
-        var names = new string[c];
-        for (int i = 0; i < rounds; i++)
-        {
-            var (lat, wall) = Burst.Run(c, k => names[k] = ip.Create(bridge));
-            latencies.AddRange(lat);
-            walls.Add(wall);
-            Burst.Run(c, k => IpPeer.Destroy(names[k]));
-        }
-        return Summarise(bridge ? "netns-bridge" : "netns-none", "ip", c, latencies, walls);
+        return Summarise(resource, path, c, latencies, walls);
     }
 
     private PoolMemoryResult MeasureMemory(Resource r)

@@ -30,7 +30,7 @@ internal static class PoolsReport
         var refill = new Table().Title("Refill under a steady claim rate (claims held, so every one must be crafted)")
             .AddColumns("resource", "target/s", "achieved/s", "claims", "misses", "claim p99 ms");
         foreach (var r in report.Refill)
-            refill.AddRow(r.Resource, r.TargetRate.ToString(CultureInfo.InvariantCulture), F(r.AchievedRate),
+            refill.AddRow(r.Resource, r.TargetClaimsPerSecond.ToString(CultureInfo.InvariantCulture), F(r.AchievedClaimsPerSecond),
                 r.Claims.ToString(CultureInfo.InvariantCulture), r.Misses.ToString(CultureInfo.InvariantCulture), F(r.ClaimP99Ms));
         console.Write(refill);
     }

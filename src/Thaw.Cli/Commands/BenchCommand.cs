@@ -45,7 +45,7 @@ internal static class BenchCommand
             PoolsReport.Print(report, AnsiConsole.Console);
             if (parse.GetValue(json) is { } file)
             {
-                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
                 AnsiConsole.MarkupLine($"JSON written to [blue]{Markup.Escape(file.FullName)}[/]");
             }
             return 0;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
+using Thaw.Linux.Cgroups;
 using Thaw.Linux.Mounts;
 using Thaw.Linux.Netlink;
 using Thaw.Resources;
@@ -80,11 +81,12 @@ internal static class DemoCommand
         int mounts = MountTable.Read().MountPointsUnder(stateDir).Count;
         using var netlink = new NetlinkSocket();
         int links = netlink.ListLinks().Count(l => l.Name.StartsWith(options.Name, StringComparison.Ordinal));
-        console.MarkupLine(mounts + links == 0
-            ? "[green]stopped; nothing left behind[/] (no mounts under the state dir, no thawdemo links, no cgroups)."
-            : $"[red]left behind: {mounts} mounts, {links} links[/]");
+        int cgroups = CgroupHierarchy.Detect().MountPaths.Count(m => Directory.Exists(Path.Combine(m, options.Name)));
+        console.MarkupLine(mounts + links + cgroups == 0
+            ? "[green]stopped; nothing left behind[/] (no mounts under the state dir, no thawdemo links, no thawdemo cgroups)."
+            : $"[red]left behind: {mounts} mounts, {links} links, {cgroups} cgroups[/]");
         console.MarkupLine("Next: [blue]./thaw bench pools[/] compares pool claims with fresh creation and with `ip`, at bursts of 1–50.");
-        return mounts + links == 0 ? 0 : 1;
+        return mounts + links + cgroups == 0 ? 0 : 1;
     }
 
     /// <summary>A program inside the claimed resources: its namespace, its cgroup, chrooted into its root.</summary>

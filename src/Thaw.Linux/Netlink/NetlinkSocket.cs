@@ -24,42 +24,21 @@ public sealed partial class NetlinkSocket : IDisposable
     public NetlinkSocket(SafeFd fd) => _fd = fd;
 
     /// <summary>Sends a request and waits for its ack; throws a LinuxException naming <paramref name="what"/>.</summary>
-    internal void Request(NetlinkMessage message, string what) => Request(message, what, null);
+    internal void Request(NetlinkMessage message, string what) => Exchange(message, what, null, dump: false);
 
     /// <summary>Sends a request whose answer is one message (a GET by name), passed to <paramref name="reply"/>.</summary>
-    internal void Request(NetlinkMessage message, string what, Action<ushort, ReadOnlySpan<byte>>? reply)
-    {
-        lock (_lock)
-        {
-            uint seq = ++_sequence;
-            SendLocked(message.Finish(seq), what);
-            while (true)
-            {
-                int n = ReceiveLocked(what);
-                for (int off = 0; off + 16 <= n;)
-                {
-                    var (len, type, msgSeq) = Header(off);
-                    if (len < 16) return;
-                    if (msgSeq == seq && type == Rt.NLMSG_ERROR)
-                    {
-                        int error = BinaryPrimitives.ReadInt32LittleEndian(_receive.AsSpan(off + 16));
-                        if (error != 0)
-                            throw new LinuxException("netlink", -error, what);
-                        return;
-                    }
-                    if (msgSeq == seq && reply is not null)
-                    {
-                        reply(type, _receive.AsSpan(off + 16, len - 16));
-                        return;
-                    }
-                    off += NetlinkMessage.Align(len);
-                }
-            }
-        }
-    }
+    internal void Request(NetlinkMessage message, string what, Action<ushort, ReadOnlySpan<byte>>? reply) =>
+        Exchange(message, what, reply, dump: false);
 
     /// <summary>Runs a dump request, calling <paramref name="each"/> with each reply's payload (after nlmsghdr).</summary>
-    internal void Dump(NetlinkMessage message, string what, Action<ushort, ReadOnlySpan<byte>> each)
+    internal void Dump(NetlinkMessage message, string what, Action<ushort, ReadOnlySpan<byte>> each) =>
+        Exchange(message, what, each, dump: true);
+
+    /// <summary>
+    /// Sends one request and reads its answers: an error or ack ends it, as does NLMSG_DONE after a
+    /// dump; other messages go to <paramref name="handle"/> (the first one ends a non-dump request).
+    /// </summary>
+    private void Exchange(NetlinkMessage message, string what, Action<ushort, ReadOnlySpan<byte>>? handle, bool dump)
     {
         lock (_lock)
         {
@@ -74,8 +53,6 @@ public sealed partial class NetlinkSocket : IDisposable
                     if (len < 16) return;
                     if (msgSeq == seq)
                     {
-                        if (type == Rt.NLMSG_DONE)
-                            return;
                         if (type == Rt.NLMSG_ERROR)
                         {
                             int error = BinaryPrimitives.ReadInt32LittleEndian(_receive.AsSpan(off + 16));
@@ -83,7 +60,14 @@ public sealed partial class NetlinkSocket : IDisposable
                                 throw new LinuxException("netlink", -error, what);
                             return;
                         }
-                        each(type, _receive.AsSpan(off + 16, len - 16));
+                        if (type == Rt.NLMSG_DONE)
+                            return;
+                        if (handle is not null)
+                        {
+                            handle(type, _receive.AsSpan(off + 16, len - 16));
+                            if (!dump)
+                                return;
+                        }
                     }
                     off += NetlinkMessage.Align(len);
                 }
