@@ -36,8 +36,9 @@ test_names='^thaw[tcrk][0-9a-f]'
 leaks=$(awk '{print $5}' /proc/self/mountinfo | grep -c '^/tmp/thaw-test-' || true)
 links=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -cE "$test_names" || true)
 cgroups=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d 2>/dev/null | xargs -r -n1 basename | grep -cE "$test_names" || true)
-if (( leaks + links + cgroups > 0 )); then
-    echo "test.sh: tests left $leaks mounts, $links links and $cgroups cgroups behind"
+rules=$(for t in nat filter; do iptables -w -t "$t" -S 2>/dev/null; done | grep -cE '"?thaw:thaw[tcrk][0-9a-f]' || true)
+if (( leaks + links + cgroups + rules > 0 )); then
+    echo "test.sh: tests left $leaks mounts, $links links, $cgroups cgroups and $rules iptables rules behind"
     failed=$(( failed + 1 ))
 fi
 

@@ -14,12 +14,14 @@ thaw_require_root() {
 #   iproute2   - `ip` and `bridge`: the fresh-creation peer in `thaw bench pools`, and test checks
 #   util-linux - nsenter, to look inside pooled namespaces from tests
 #   python3    - the zygote server and function runtime (and test helpers)
+#   iptables   - NAT for bridge-mode egress (once per bridge, never per sandbox)
 thaw_install_packages() {
     local missing=()
     command -v ip >/dev/null || missing+=(iproute2)
     command -v bridge >/dev/null || missing+=(iproute2)
     command -v nsenter >/dev/null || missing+=(util-linux)
     command -v python3 >/dev/null || missing+=(python3)
+    [[ -x /usr/sbin/iptables || -x /sbin/iptables ]] || missing+=(iptables)
     if (( ${#missing[@]} )); then
         local unique
         unique=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

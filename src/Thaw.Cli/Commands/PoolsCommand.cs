@@ -18,6 +18,7 @@ internal static class PoolsCommand
     private static readonly Option<bool> Bridge = new("--bridge") { Description = "Also keep bridge-mode namespaces (creates the host bridge NAME0)." };
     private static readonly Option<int> BridgeSize = new("--bridge-netns") { Description = "Bridge-mode namespaces kept ready.", DefaultValueFactory = _ => 8 };
     private static readonly Option<string> Subnet = new("--subnet") { Description = "IPv4 subnet of the bridge.", DefaultValueFactory = _ => "10.213.0.0/16" };
+    private static readonly Option<bool> Nat = new("--nat") { Description = "Bridge mode: masquerade the subnet so sandboxes reach beyond the host (needs iptables)." };
     private static readonly Option<int> CgroupSize = new("--cgroups") { Description = "Cgroups kept ready.", DefaultValueFactory = _ => 16 };
     private static readonly Option<int> RootSize = new("--roots") { Description = "Sandbox root directories kept ready.", DefaultValueFactory = _ => 16 };
 
@@ -32,7 +33,7 @@ internal static class PoolsCommand
 
     private static Command WithPoolOptions(Command command)
     {
-        foreach (var option in new Option[] { Name, StateDir, NetnsSize, Bridge, BridgeSize, Subnet, CgroupSize, RootSize })
+        foreach (var option in new Option[] { Name, StateDir, NetnsSize, Bridge, BridgeSize, Subnet, Nat, CgroupSize, RootSize })
             command.Options.Add(option);
         return command;
     }
@@ -43,7 +44,7 @@ internal static class PoolsCommand
         StateDir = parse.GetValue(StateDir)!,
         Netns = new NetnsPoolOptions { Size = parse.GetValue(NetnsSize) },
         EnableBridge = parse.GetValue(Bridge),
-        BridgeNetns = new NetnsPoolOptions { Size = parse.GetValue(BridgeSize), Mode = NetnsMode.Bridge, Subnet = parse.GetValue(Subnet)! },
+        BridgeNetns = new NetnsPoolOptions { Size = parse.GetValue(BridgeSize), Mode = NetnsMode.Bridge, Subnet = parse.GetValue(Subnet)!, Nat = parse.GetValue(Nat) },
         Cgroups = new Resources.Cgroups.CgroupPoolOptions { Size = parse.GetValue(CgroupSize) },
         Roots = new Resources.Roots.RootPoolOptions { Size = parse.GetValue(RootSize) },
     };

@@ -17,6 +17,7 @@ public sealed class NetnsPool : IDisposable
     private readonly bool _ownsThread;
     private readonly HostBridge? _bridge;
     private readonly string _dir;
+    private readonly HostNat? _nat;
 
     public NetnsPool(ThawNaming naming, NetnsPoolOptions options, ILogger logger, NamespaceThread? thread = null)
     {
@@ -30,13 +31,19 @@ public sealed class NetnsPool : IDisposable
         try
         {
             if (options.Mode == NetnsMode.Bridge)
-                _bridge = HostBridge.Create(_host, naming.BridgeName, Ipv4Subnet.Parse(options.Subnet));
+            {
+                var subnet = Ipv4Subnet.Parse(options.Subnet);
+                _bridge = HostBridge.Create(_host, naming.BridgeName, subnet);
+                if (options.Nat)
+                    _nat = HostNat.Enable(naming, subnet);
+            }
             var factory = new NetnsFactory(naming, _dir, _thread, _host, _bridge) { IsolatePorts = options.IsolatePorts };
             Pool = new ResourcePool<PooledNetns>("netns-" + options.Mode.ToString().ToLowerInvariant(), factory, options.Size, logger);
             Naming = naming;
         }
         catch
         {
+            _nat?.Disable();
             _bridge?.Delete(_host);
             _host.Dispose();
             if (_ownsThread) _thread.Dispose();
@@ -62,6 +69,7 @@ public sealed class NetnsPool : IDisposable
     public void Dispose()
     {
         Pool.Dispose();
+        _nat?.Disable();
         _bridge?.Delete(_host);
         _host.Dispose();
         if (_ownsThread) _thread.Dispose();

@@ -1,5 +1,6 @@
 using Thaw.Linux.Namespaces;
 using Thaw.Linux.Netlink;
+using Thaw.Resources.Netns;
 
 namespace Thaw.Resources.Recovery;
 
@@ -14,6 +15,7 @@ public static class NetnsRecovery
             removed.AddRange(Directory.EnumerateFiles(naming.NetnsDir, "*", SearchOption.AllDirectories).Select(f => "netns " + f));
             PinDirectory.Remove(naming.NetnsDir);
         }
+        removed.AddRange(HostNat.Sweep(naming));
         using var host = new NetlinkSocket();
         // Host veth ends first (their peers go with them), then the bridge.
         foreach (var link in host.ListLinks().Where(l => l.Name.StartsWith(naming.VethPrefix, StringComparison.Ordinal)))

@@ -5,7 +5,7 @@ using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Resources.Netns;
 
-[Collection(FdCensus.Name)]
+[Collection(RunsAlone.Name)]
 public sealed class NetnsPoolTests : IDisposable
 {
     private readonly TestInstance _instance = new();

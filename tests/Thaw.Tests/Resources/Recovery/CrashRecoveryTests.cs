@@ -10,6 +10,7 @@ namespace Thaw.Tests.Resources.Recovery;
 /// A process holding every pool is killed with SIGKILL, so none of its cleanup runs; the next start
 /// of an instance with the same name and state dir must find and remove everything it left.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class CrashRecoveryTests : IDisposable
 {
     private readonly TestInstance _instance = new("thawk");
@@ -18,10 +19,11 @@ public sealed class CrashRecoveryTests : IDisposable
     public async Task Next_start_removes_everything_a_SIGKILLed_instance_left()
     {
         var naming = _instance.Naming;
+        string forwardBefore = File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim();
         string subnet = TestInstance.RandomSubnet();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "pools", "hold", "--name", naming.Name, "--state-dir", naming.StateDir,
-            "--netns", "4", "--bridge", "--bridge-netns", "3", "--subnet", subnet, "--cgroups", "3" })
+            "--netns", "4", "--bridge", "--bridge-netns", "3", "--subnet", subnet, "--nat", "--cgroups", "3" })
             psi.ArgumentList.Add(a);
         using var child = Process.Start(psi)!;
         string? line;
@@ -43,6 +45,7 @@ public sealed class CrashRecoveryTests : IDisposable
         child.Kill(); // SIGKILL: no finally, no Dispose
         child.WaitForExit();
         Assert.NotEmpty(LeakCensus.MountsUnder(naming.StateDir)); // the crash really left things behind
+        Assert.Equal(3, NatRules(naming).Count);
 
         var options = new ThawOptions { Name = naming.Name, StateDir = naming.StateDir };
         options.Netns.Size = 1;
@@ -57,7 +60,14 @@ public sealed class CrashRecoveryTests : IDisposable
         Assert.Empty(LeakCensus.MountsUnder(naming.StateDir));
         Assert.Empty(LeakCensus.LinksStartingWith(naming.Name));
         Assert.DoesNotContain(cgroupDirs, Directory.Exists);
+        Assert.Empty(NatRules(naming));
+        Assert.Equal(forwardBefore, File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim());
     }
+
+    private static List<string> NatRules(ThawNaming naming) =>
+        [.. new[] { "nat", "filter" }
+            .SelectMany(t => LeakCensus.Run("iptables", "-w", "-t", t, "-S").Output.Split('\n'))
+            .Where(l => l.Split(' ').Select(x => x.Trim('"')).Contains(Thaw.Resources.Netns.HostNat.Tag(naming)))];
 
     [Fact]
     public void Bad_configuration_fails_at_start_with_one_message_naming_every_problem_and_creates_nothing()
