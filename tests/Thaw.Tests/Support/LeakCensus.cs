@@ -15,6 +15,12 @@ public static class LeakCensus
         return netlink.ListLinks().Select(l => l.Name).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
     }
 
+    /// <summary>The iptables rules (nat and filter) tagged for an instance, as `iptables -S` prints them.</summary>
+    public static List<string> NatRules(Thaw.Resources.ThawNaming naming) =>
+        [.. new[] { "nat", "filter" }
+            .SelectMany(t => Run("iptables", "-w", "-t", t, "-S").Output.Split('\n'))
+            .Where(l => l.Split(' ').Select(x => x.Trim('"')).Contains(Thaw.Resources.Netns.HostNat.Tag(naming)))];
+
     public static int OpenFds() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
 
     /// <summary>

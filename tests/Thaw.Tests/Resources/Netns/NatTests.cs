@@ -28,7 +28,7 @@ public sealed class NatTests : IDisposable
             using (var pool = new NetnsPool(_instance.Naming, options, TestInstance.Logger))
             {
                 Assert.Equal("1", File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim());
-                Assert.Equal(3, TaggedRules().Count);
+                Assert.Equal(3, LeakCensus.NatRules(_instance.Naming).Count);
                 var sandbox = pool.Claim();
                 var (code, output) = LeakCensus.Run("python3", "-c",
                     "import socket,subprocess,time\n" +
@@ -41,7 +41,7 @@ public sealed class NatTests : IDisposable
                 Assert.NotEqual(sandbox.Address!.ToString(), output.Trim());
                 pool.Release(sandbox);
             }
-            Assert.Empty(TaggedRules());
+            Assert.Empty(LeakCensus.NatRules(_instance.Naming));
             Assert.Equal(_forwardBefore, File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim());
         }
         finally
@@ -58,14 +58,6 @@ public sealed class NatTests : IDisposable
         Assert.Contains("bridge mode", e.Message, StringComparison.Ordinal);
     }
 
-    private List<string> TaggedRules()
-    {
-        string tag = HostNat.Tag(_instance.Naming);
-        return [.. new[] { "nat", "filter" }
-            .SelectMany(t => LeakCensus.Run("iptables", "-w", "-t", t, "-S").Output.Split('\n'))
-            .Where(l => l.Split(' ').Select(t => t.Trim('"')).Contains(tag))];
-    }
-
     private static void Sh(string script)
     {
         var (code, output) = LeakCensus.Run("/bin/sh", "-c", script);
@@ -74,7 +66,7 @@ public sealed class NatTests : IDisposable
 
     public void Dispose()
     {
-        Assert.Empty(TaggedRules());
+        Assert.Empty(LeakCensus.NatRules(_instance.Naming));
         Assert.Empty(LeakCensus.LinksStartingWith(_instance.Naming.Name));
         Assert.Empty(LeakCensus.MountsUnder(_instance.Naming.StateDir));
         _instance.Dispose();

@@ -45,7 +45,7 @@ public sealed class CrashRecoveryTests : IDisposable
         child.Kill(); // SIGKILL: no finally, no Dispose
         child.WaitForExit();
         Assert.NotEmpty(LeakCensus.MountsUnder(naming.StateDir)); // the crash really left things behind
-        Assert.Equal(3, NatRules(naming).Count);
+        Assert.Equal(3, LeakCensus.NatRules(naming).Count);
 
         var options = new ThawOptions { Name = naming.Name, StateDir = naming.StateDir };
         options.Netns.Size = 1;
@@ -60,14 +60,10 @@ public sealed class CrashRecoveryTests : IDisposable
         Assert.Empty(LeakCensus.MountsUnder(naming.StateDir));
         Assert.Empty(LeakCensus.LinksStartingWith(naming.Name));
         Assert.DoesNotContain(cgroupDirs, Directory.Exists);
-        Assert.Empty(NatRules(naming));
+        Assert.Empty(LeakCensus.NatRules(naming));
         Assert.Equal(forwardBefore, File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim());
     }
 
-    private static List<string> NatRules(ThawNaming naming) =>
-        [.. new[] { "nat", "filter" }
-            .SelectMany(t => LeakCensus.Run("iptables", "-w", "-t", t, "-S").Output.Split('\n'))
-            .Where(l => l.Split(' ').Select(x => x.Trim('"')).Contains(Thaw.Resources.Netns.HostNat.Tag(naming)))];
 
     [Fact]
     public void Bad_configuration_fails_at_start_with_one_message_naming_every_problem_and_creates_nothing()
