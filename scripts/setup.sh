@@ -15,6 +15,7 @@ thaw_require_root() {
 #   util-linux - nsenter, to look inside pooled namespaces from tests
 #   python3    - the zygote server and function runtime (and test helpers)
 #   iptables   - NAT for bridge-mode egress (once per bridge, never per sandbox)
+#   gcc, libc6-dev - build thaw-init, the exec runtime's static native helper
 thaw_install_packages() {
     local missing=()
     command -v ip >/dev/null || missing+=(iproute2)
@@ -22,6 +23,8 @@ thaw_install_packages() {
     command -v nsenter >/dev/null || missing+=(util-linux)
     command -v python3 >/dev/null || missing+=(python3)
     [[ -x /usr/sbin/iptables || -x /sbin/iptables ]] || missing+=(iptables)
+    command -v gcc >/dev/null || missing+=(gcc)
+    [[ -f "$(gcc -print-file-name=libc.a 2>/dev/null)" ]] || missing+=(libc6-dev)
     if (( ${#missing[@]} )); then
         local unique
         unique=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -10,11 +10,12 @@ var root = new RootCommand("Thaw: a serverless platform for Linux whose sandboxe
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PoolsCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
 try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is ArgumentException or Thaw.Linux.LinuxException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
+catch (Exception e) when (e is ArgumentException or Thaw.Linux.LinuxException or Thaw.Sandboxes.SandboxException or Thaw.Sandboxes.Zygotes.ZygoteException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
 {
     // Bad input and kernel refusals are the user's to fix: one clear line, no stack trace.
     Console.Error.WriteLine($"thaw: {e.Message}");

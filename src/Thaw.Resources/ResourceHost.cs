@@ -46,6 +46,8 @@ public sealed partial class ResourceHost : IDisposable
         var host = new ResourceHost(naming, logger);
         try
         {
+            // Before the sweep: a second instance on the same state dir would sweep the first one's pools.
+            host.Own(InstanceLock.Acquire(naming));
             host.Recovered = Sweep(naming, hierarchy);
             if (host.Recovered.Count > 0)
                 Log.Recovered(logger, host.Recovered.Count, string.Join(", ", host.Recovered.Take(10)));

@@ -64,6 +64,17 @@ public sealed partial class SandboxCgroup
     public long MemoryUsageBytes() =>
         CgroupFs.ReadInt64(Path.Combine(MemoryDirectory, _layout.Memory.Version == 1 ? "memory.usage_in_bytes" : "memory.current"));
 
+    /// <summary>
+    /// How often the OOM killer has killed a process in this cgroup since it was made. The count
+    /// survives recycling, so a sandbox compares it at claim and at exit. (v1's memory.failcnt is no
+    /// use here: it stays 0 after an OOM kill on this kernel.)
+    /// </summary>
+    public long OomKills()
+    {
+        string file = Path.Combine(MemoryDirectory, _layout.Memory.Version == 1 ? "memory.oom_control" : "memory.events");
+        return long.TryParse(CgroupFs.ReadKey(file, "oom_kill"), System.Globalization.CultureInfo.InvariantCulture, out long n) ? n : 0;
+    }
+
     /// <summary>Stops every process in the cgroup (the handler cache's "paused"); waits until all are stopped.</summary>
     public void Freeze() => SetFrozen(true);
 

@@ -47,16 +47,17 @@ public sealed partial class RootPool : IDisposable
     public ResourcePool<SandboxRoot> Pool { get; }
 
     /// <summary>
-    /// Takes a root with <paramref name="codeDir"/> bound read-only at /handler and, if given,
-    /// <paramref name="packagesDir"/> at /packages. A dir that cannot be bound gives the root back.
+    /// Takes a root with <paramref name="codeDir"/> bound read-only at /handler (if given; /handler
+    /// stays an empty dir otherwise) and, if given, <paramref name="packagesDir"/> at /packages. A dir
+    /// that cannot be bound gives the root back.
     /// </summary>
-    public SandboxRoot Claim(string codeDir, string? packagesDir = null)
+    public SandboxRoot Claim(string? codeDir, string? packagesDir = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(codeDir);
         var root = Pool.Claim();
         try
         {
-            Bind("code", codeDir, root.HandlerDir);
+            if (codeDir is not null)
+                Bind("code", codeDir, root.HandlerDir);
             if (packagesDir is not null)
                 Bind("packages", packagesDir, root.PackagesDir);
             root.CodeDir = codeDir;

@@ -1,0 +1,39 @@
+using System.Globalization;
+
+namespace Thaw.Cli;
+
+/// <summary>Sizes and durations as people type them: 64M, 1.5G, 512k; 5s, 250ms, 2m.</summary>
+internal static class Units
+{
+    public static long ParseBytes(string text)
+    {
+        string t = text.Trim();
+        long multiplier = 1;
+        if (t.Length > 0 && char.IsLetter(t[^1]))
+        {
+            string unit = t.TrimEnd('b', 'B', 'i');
+            char suffix = char.ToUpperInvariant(unit.Length > 0 ? unit[^1] : ' ');
+            multiplier = suffix switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, 'T' => 1L << 40, _ => 0 };
+            t = multiplier == 0 ? t : unit[..^1];
+        }
+        if (multiplier == 0 || !double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value <= 0)
+            throw new ArgumentException($"'{text}' is not a size (examples: 64M, 1G, 512K)");
+        return (long)(value * multiplier);
+    }
+
+    public static TimeSpan ParseDuration(string text)
+    {
+        string t = text.Trim();
+        (string number, double seconds) = t switch
+        {
+            _ when t.EndsWith("ms", StringComparison.Ordinal) => (t[..^2], 0.001),
+            _ when t.EndsWith('s') => (t[..^1], 1),
+            _ when t.EndsWith('m') => (t[..^1], 60),
+            _ when t.EndsWith('h') => (t[..^1], 3600),
+            _ => (t, 1),
+        };
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value <= 0)
+            throw new ArgumentException($"'{text}' is not a duration (examples: 5s, 250ms, 2m)");
+        return TimeSpan.FromSeconds(value * seconds);
+    }
+}

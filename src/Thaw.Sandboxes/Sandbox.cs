@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Thaw.Linux;
+using Thaw.Linux.Files;
+using Thaw.Resources;
+using Thaw.Resources.Cgroups;
+using Thaw.Resources.Netns;
+using Thaw.Resources.Roots;
+using Thaw.Sandboxes.Zygotes;
+
+namespace Thaw.Sandboxes;
+
+/// <summary>
+/// One sandbox, in runc's vocabulary: created (entered and waiting), <see cref="Start"/>ed,
+/// <see cref="Kill"/>ed, deleted. When it exits, for any reason (its program ended, a signal, the
+/// OOM killer, its timeout, a crashed zygote), its output is drained and every resource goes back
+/// to its pool before <see cref="Exited"/> completes.
+/// </summary>
+public sealed partial class Sandbox : IZygoteEvents
+{
+    private readonly ResourceHost _host;
+    private readonly NetnsPool _netnsPool;
+    private readonly ZygoteConnection _zygote;
+    private readonly ILogger _logger;
+    private readonly long _oomBaseline;
+    private readonly TaskCompletionSource<SandboxExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _lock = new();
+    private SafeFd? _start;
+    private Timer? _timeout;
+    private volatile bool _timedOut;
+    private int _finished;
+
+    internal Sandbox(string id, SandboxSpec spec, ResourceHost host, NetnsPool netnsPool, PooledNetns netns, SandboxCgroup cgroup,
+        SandboxRoot root, ZygoteConnection zygote, SafeFd start, SandboxLog stdout, SandboxLog stderr, ILogger logger)
+    {
+        Id = id;
+        Spec = spec;
+        _host = host;
+        _netnsPool = netnsPool;
+        Netns = netns;
+        Cgroup = cgroup;
+        Root = root;
+        _zygote = zygote;
+        _start = start;
+        Stdout = stdout;
+        Stderr = stderr;
+        _logger = logger;
+        _oomBaseline = cgroup.OomKills();
+    }
+
+    public string Id { get; }
+
+    public SandboxSpec Spec { get; }
+
+    public SandboxStatus Status { get; private set; } = SandboxStatus.Creating;
+
+    /// <summary>The sandbox's pid 1, in the host's pid namespace.</summary>
+    public int? Pid { get; internal set; }
+
+    public SandboxLog Stdout { get; }
+
+    public SandboxLog Stderr { get; }
+
+    public PooledNetns Netns { get; }
+
+    public SandboxCgroup Cgroup { get; }
+
+    public SandboxRoot Root { get; }
+
+    /// <summary>Completes once the sandbox has exited and its resources are back in their pools.</summary>
+    public Task<SandboxExit> Exited => _exit.Task;
+
+    public SandboxState State() =>
+        new(Id, Status, Pid, _exit.Task.IsCompletedSuccessfully ? _exit.Task.Result : null, Cgroup.RelativePath, Root.Path, Netns.Path);
+
+    /// <summary>Lets the created sandbox exec its program; arms its timeout.</summary>
+    public void Start()
+    {
+        lock (_lock)
+        {
+            if (_start is null)
+                throw new InvalidOperationException($"sandbox {Id} was already started or has stopped ({Status})");
+            FileDescriptors.Write(_start, "s"u8);
+            _start.Dispose();
+            _start = null;
+            if (Spec.Timeout is { } timeout && Status != SandboxStatus.Stopped)
+                _timeout = new Timer(_ => { _timedOut = true; Kill(); }, null, timeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Sends <paramref name="signal"/> to the sandbox's pid 1 (SIGKILL ends the whole pid namespace).</summary>
+    public void Kill(int signal = 9)
+    {
+        if (Status != SandboxStatus.Stopped)
+            _zygote.Kill(Id, signal);
+    }
+
+    /// <summary>Kills the sandbox if it still runs and waits until it is gone and its resources are returned.</summary>
+    public async Task<SandboxExit> DeleteAsync(TimeSpan killTimeout)
+    {
+        Kill();
+        try
+        {
+            return await _exit.Task.WaitAsync(killTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The zygote did not report the death: return the resources anyway. The cgroup release
+            // kills whatever is still in it, so nothing of the sandbox survives.
+            Log.KillTimedOut(_logger, Id, killTimeout.TotalSeconds);
+            Finish(null, 9, $"not reported dead within {killTimeout.TotalSeconds:0.#} s of kill; killed through its cgroup");
+            return await _exit.Task.ConfigureAwait(false);
+        }
+    }
+
+    void IZygoteEvents.OnStarted(int pid)
+    {
+        Pid = pid;
+        if (Status != SandboxStatus.Stopped)
+            Status = SandboxStatus.Running;
+    }
+
+    void IZygoteEvents.OnExited(int? code, int? signal, string? error) => Finish(code, signal, error);
+
+    void IZygoteEvents.OnZygoteLost() => Finish(null, null, "the zygote died before the sandbox exited");
+
+    internal void MarkCreated()
+    {
+        if (Status == SandboxStatus.Creating)
+            Status = SandboxStatus.Created;
+    }
+
+    /// <summary>The spawn itself failed: nothing runs, give everything back and report the error.</summary>
+    internal Task<SandboxExit> Abandon(string error)
+    {
+        Finish(null, null, error);
+        return _exit.Task;
+    }
+
+    private void Finish(int? code, int? signal, string? error)
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+            return;
+        long exitedAt = Stopwatch.GetTimestamp();
+        Status = SandboxStatus.Stopped;
+        // Off the zygote's reader thread: draining logs and returning resources may take a while.
+        _ = Task.Run(async () =>
+        {
+            bool oom = false;
+            try
+            {
+                lock (_lock)
+                {
+                    _timeout?.Dispose();
+                    _start?.Dispose();
+                    _start = null;
+                }
+                oom = TryReadOom();
+                // Every writer is dead once pid 1 of the namespace is: the logs end promptly.
+                await Task.WhenAll(Stdout.Completion, Stderr.Completion).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Log.LogsNotClosed(_logger, Id);
+                Stdout.Abort();
+                Stderr.Abort();
+            }
+            finally
+            {
+                Release();
+                _exit.TrySetResult(new SandboxExit(code, signal, error, oom, _timedOut, exitedAt));
+            }
+        });
+    }
+
+    private bool TryReadOom()
+    {
+        try { return Cgroup.OomKills() > _oomBaseline; }
+        catch (IOException) { return false; }
+    }
+
+    private void Release()
+    {
+        // Each pool kills, cleans and recycles off this path (the cgroup release kills stragglers).
+        _host.Cgroups.Release(Cgroup);
+        _host.Roots.Release(Root);
+        _netnsPool.Release(Netns);
+    }
+}

@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Thaw.Linux;
+using Thaw.Linux.Files;
+using Thaw.Linux.Sockets;
+using Thaw.Resources;
+using Thaw.Resources.Cgroups;
+using Thaw.Resources.Netns;
+using Thaw.Resources.Roots;
+using Thaw.Sandboxes.Zygotes;
+
+namespace Thaw.Sandboxes;
+
+/// <summary>
+/// The cold-start path, top to bottom in <see cref="CreateAsync"/>: every step before the fork is a
+/// pool pop (netns, cgroup, root), then one request with fds to the zygote. Owns the zygote and
+/// starts a new one when it dies; owns the live sandboxes and deletes them on dispose.
+/// </summary>
+public sealed partial class SandboxSpawner : IAsyncDisposable
+{
+    private readonly ResourceHost _host;
+    private readonly SandboxOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _zygoteLock = new();
+    private readonly ConcurrentDictionary<string, Sandbox> _live = new();
+    private readonly SafeFd _devNull;
+    private readonly IReadOnlyList<string> _namespaces;
+    private Zygote _zygote;
+    private long _next;
+    private int _restarts;
+    private volatile bool _disposed;
+
+    public SandboxSpawner(ResourceHost host, SandboxOptions options, ILogger logger)
+    {
+        options.Validate();
+        _host = host;
+        _options = options;
+        _logger = logger;
+        _namespaces = options.MountNamespace ? ["ipc", "uts", "pid", "mnt"] : ["ipc", "uts", "pid"];
+        _devNull = FileDescriptors.OpenRead("/dev/null");
+        try { _zygote = StartZygote(); }
+        catch { _devNull.Dispose(); throw; }
+    }
+
+    /// <summary>The zygote sandboxes are forked from now.</summary>
+    public Zygote Zygote => _zygote;
+
+    /// <summary>How many times a dead zygote was replaced.</summary>
+    public int ZygoteRestarts => Volatile.Read(ref _restarts);
+
+    public IReadOnlyCollection<Sandbox> Live => [.. _live.Values];
+
+    /// <summary>
+    /// Creates a sandbox, entered and waiting for <see cref="Sandbox.Start"/>. Bad input throws an
+    /// <see cref="ArgumentException"/> before anything is claimed; a failed claim or spawn returns
+    /// what was claimed and throws.
+    /// </summary>
+    public async Task<Sandbox> CreateAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        spec.Validate();
+        var netnsPool = NetnsPoolFor(spec.Network);
+        string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        // 1–3. Pool pops: a network namespace, a cgroup with the sandbox's limits, a root with the code.
+        var netns = netnsPool.Claim();
+        SandboxCgroup? cgroup = null;
+        SandboxRoot? root;
+        try
+        {
+            cgroup = _host.Cgroups.Claim(spec.Limits);
+            root = _host.Roots.Claim(spec.CodeDir);
+        }
+        catch
+        {
+            if (cgroup is not null) _host.Cgroups.Release(cgroup);
+            netnsPool.Release(netns);
+            throw;
+        }
+
+        // 4. The descriptors the child receives; thawd keeps the other ends (output, start).
+        var fds = new List<SafeFd>();
+        Sandbox sandbox;
+        try
+        {
+            fds.Add(FileDescriptors.OpenDirectory(root.Path));
+            var (stdoutHere, stdoutThere) = FdPassing.SocketPair(SocketType.Stream);
+            var (stderrHere, stderrThere) = FdPassing.SocketPair(SocketType.Stream);
+            var (startRead, startWrite) = FileDescriptors.Pipe();
+            fds.AddRange([stdoutThere, stderrThere, startRead]);
+            fds.AddRange(cgroup.ProcsFiles.Select(FileDescriptors.OpenWrite));
+            sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, _zygote.Connection, startWrite,
+                SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
+                SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger);
+        }
+        catch
+        {
+            foreach (var fd in fds) fd.Dispose();
+            _host.Roots.Release(root);
+            _host.Cgroups.Release(cgroup);
+            netnsPool.Release(netns);
+            throw;
+        }
+
+        // 5. The fork request.
+        var request = new ZygoteRequest
+        {
+            Op = "spawn",
+            Id = id,
+            Via = _options.Via == SpawnVia.Helper ? "helper" : "fork",
+            Argv = spec.Argv,
+            Env = spec.Environment ?? _options.DefaultEnvironment,
+            Cwd = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
+            Hostname = spec.Hostname,
+            Uid = _options.Uid,
+            Gid = _options.Gid,
+            Namespaces = _namespaces,
+            Fds = ["root", "netns", "stdin", "stdout", "stderr", "start", .. cgroup.ProcsFiles.Select(_ => "cgroup")],
+        };
+        SafeFd[] attached = [fds[0], netns.Fd, _devNull, .. fds[1..]];
+        _live[id] = sandbox;
+        try
+        {
+            var zygote = CurrentZygote();
+            sandbox.Pid = await zygote.Connection.SpawnAsync(request, attached, sandbox).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ZygoteException or LinuxException or SocketException or ObjectDisposedException)
+        {
+            await sandbox.Abandon(e.Message).ConfigureAwait(false);
+            _live.TryRemove(id, out _);
+            throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
+        }
+        finally
+        {
+            // The child has its copies; these were only for sending.
+            foreach (var fd in fds) fd.Dispose();
+        }
+        sandbox.MarkCreated();
+        _ = sandbox.Exited.ContinueWith(_ => _live.TryRemove(id, out var _), TaskScheduler.Default);
+        return sandbox;
+    }
+
+    /// <summary>Creates and starts a sandbox (runc run); await <see cref="Sandbox.Exited"/> for the end.</summary>
+    public async Task<Sandbox> RunAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null)
+    {
+        var sandbox = await CreateAsync(spec, stdoutSink, stderrSink).ConfigureAwait(false);
+        try
+        {
+            sandbox.Start();
+        }
+        catch (InvalidOperationException) when (sandbox.Status == SandboxStatus.Stopped)
+        {
+            // It died before start (killed, or its setup failed): Exited says why.
+        }
+        return sandbox;
+    }
+
+    private NetnsPool NetnsPoolFor(SandboxNetwork network) => network switch
+    {
+        SandboxNetwork.None => _host.Netns,
+        SandboxNetwork.Bridge => _host.BridgeNetns
+            ?? throw new ArgumentException("bridge networking is not enabled on this instance (enable the bridge pool)"),
+        _ => throw new ArgumentOutOfRangeException(nameof(network), network, null),
+    };
+
+    private static Socket ToSocket(SafeFd fd)
+    {
+        // The Socket takes the descriptor over: async reads on the runtime's epoll, no thread per log.
+        int raw = fd.Value;
+        fd.SetHandleAsInvalid();
+        return new Socket(new SafeSocketHandle(raw, ownsHandle: true));
+    }
+
+    private Zygote CurrentZygote()
+    {
+        var zygote = _zygote;
+        if (zygote.IsAlive)
+            return zygote;
+        lock (_zygoteLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_zygote.IsAlive)
+            {
+                _zygote = StartZygote();
+                Interlocked.Increment(ref _restarts);
+            }
+            return _zygote;
+        }
+    }
+
+    private Zygote StartZygote()
+    {
+        var zygote = Zygote.Start(_host, _options.Zygote, _logger);
+        zygote.Crashed += OnZygoteCrashed;
+        return zygote;
+    }
+
+    private void OnZygoteCrashed(Zygote dead)
+    {
+        // Replace it ahead of the next request, off the connection's thread.
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            try
+            {
+                if (!_disposed)
+                    CurrentZygote();
+            }
+            catch (Exception e) when (e is ZygoteException or ObjectDisposedException or InvalidOperationException or IOException)
+            {
+                Log.RestartFailed(_logger, dead.Pid, e);
+            }
+        });
+    }
+
+    /// <summary>Deletes every live sandbox, stops the zygote and closes what the spawner holds.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        await Task.WhenAll(_live.Values.Select(s => s.DeleteAsync(_options.KillTimeout))).ConfigureAwait(false);
+        lock (_zygoteLock)
+            _zygote.Dispose();
+        _devNull.Dispose();
+    }
+}

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace Thaw.Sandboxes.Zygotes;
+
+public sealed partial class Zygote
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "zygote {Pid} started (native exec helper: {Helper})")]
+        public static partial void Started(ILogger logger, int pid, bool helper);
+
+        [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "zygote {Pid}: {Line}")]
+        public static partial void Stderr(ILogger logger, int pid, string line);
+
+        [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "zygote {Pid} died; its sandboxes are reported lost and their resources returned")]
+        public static partial void Crashed(ILogger logger, int pid);
+    }
+}

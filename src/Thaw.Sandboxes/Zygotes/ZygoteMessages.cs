@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+
+namespace Thaw.Sandboxes.Zygotes;
+
+/// <summary>A request thawd sends to a zygote (src/python/PROTOCOL.md). Null fields are left out.</summary>
+internal sealed class ZygoteRequest
+{
+    public required string Op { get; init; }
+
+    public string? Id { get; init; }
+
+    public int? Version { get; init; }
+
+    public string? Via { get; init; }
+
+    public IReadOnlyList<string>? Argv { get; init; }
+
+    public IReadOnlyDictionary<string, string>? Env { get; init; }
+
+    public string? Cwd { get; init; }
+
+    public string? Hostname { get; init; }
+
+    public int? Uid { get; init; }
+
+    public int? Gid { get; init; }
+
+    public IReadOnlyList<string>? Namespaces { get; init; }
+
+    /// <summary>Names of the attached descriptors, in order: root, netns, stdin, stdout, stderr, start, cgroup...</summary>
+    public IReadOnlyList<string>? Fds { get; init; }
+
+    public int? Signal { get; init; }
+}
+
+/// <summary>A reply or event from a zygote: hello, spawned, started, exit, error.</summary>
+internal sealed class ZygoteMessage
+{
+    public string Op { get; init; } = "";
+
+    public string? Id { get; init; }
+
+    public int? Version { get; init; }
+
+    public int? Pid { get; init; }
+
+    public int? Code { get; init; }
+
+    public int? Signal { get; init; }
+
+    public string? Error { get; init; }
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ZygoteRequest))]
+[JsonSerializable(typeof(ZygoteMessage))]
+internal sealed partial class ZygoteJson : JsonSerializerContext;

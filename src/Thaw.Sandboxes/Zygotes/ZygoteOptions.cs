@@ -1,0 +1,32 @@
+namespace Thaw.Sandboxes.Zygotes;
+
+/// <summary>How thawd starts its zygote.</summary>
+public sealed class ZygoteOptions
+{
+    /// <summary>
+    /// The base image's interpreter. Not whatever "python3" is first on PATH: the zygote chroots into
+    /// a root made of the host's /usr, so its interpreter and stdlib must live there.
+    /// </summary>
+    public string Python { get; set; } = "/usr/bin/python3";
+
+    /// <summary>The folder holding zygote.py and thaw-init, bound read-only at the zygote's /handler.</summary>
+    public string Directory { get; set; } = Path.Combine(AppContext.BaseDirectory, "zygote");
+
+    /// <summary>How long a zygote may take to enter its sandbox and listen.</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    public string ScriptPath => Path.Combine(Directory, "zygote.py");
+
+    public string HelperPath => Path.Combine(Directory, "thaw-init");
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming what is missing.</summary>
+    public void Validate()
+    {
+        if (!File.Exists(Python))
+            throw new ArgumentException($"zygote interpreter {Python} not found (install Debian's python3)");
+        if (!File.Exists(ScriptPath))
+            throw new ArgumentException($"zygote server {ScriptPath} not found (is the build output complete?)");
+        if (StartTimeout <= TimeSpan.Zero)
+            throw new ArgumentException($"ZygoteOptions.StartTimeout must be positive (was {StartTimeout})");
+    }
+}

@@ -1,0 +1,443 @@
+"""Thaw's zygote: a small, single-threaded, stdlib-only fork server.
+
+thawd cannot fork (the .NET runtime hangs a forked child under GC load), so every sandbox process
+descends from a zygote. thawd starts this file once with python3, the zygote enters its own lean
+sandbox (its own cgroup, an empty network namespace, a chroot that holds only this folder) and then
+forks a sandbox for every "spawn" request. The request carries the sandbox's resources as file
+descriptors (SCM_RIGHTS): its root dir, its network namespace, its cgroup.procs files and its stdio,
+so the zygote needs no view of the host's paths.
+
+The wire protocol is written down in PROTOCOL.md beside this file; PROTOCOL_VERSION names it.
+Python 3.11 has no os.setns / os.unshare, hence ctypes. The zygote must stay single-threaded: a
+fork from a multi-threaded process copies only the forking thread.
+"""
+
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE = 64 * 1024
+MAX_FDS = 32
+ACCEPT_TIMEOUT_S = 30
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+NAMESPACES = {"mnt": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "pid": CLONE_NEWPID}
+
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# Exit codes of a sandbox that never reached execve (the "error" field says why).
+EXIT_SETUP_FAILED = 126
+EXIT_EXEC_FAILED = 127
+
+libc = ctypes.CDLL(None, use_errno=True)
+# Declared so ctypes passes full-width unsigned longs: an undeclared int argument leaves the
+# register's upper half undefined, and mount() then sees garbage flags (EINVAL).
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+libc.unshare.argtypes = [ctypes.c_int]
+
+
+def check(result, what):
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def last_cap():
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return 63
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+# Read before the zygote chroots: its own root has no /proc.
+LAST_CAP = last_cap()
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox side: runs in the forked child, never in the zygote itself.
+# ---------------------------------------------------------------------------------------------
+
+def enter_sandbox(req, fds, status_w):
+    """The forked child, already pid 1 of its own pid namespace (the zygote unshared it for its
+    children before forking): enter the netns, root, other namespaces and cgroup, then exec."""
+    namespaces = req.get("namespaces", [])
+    check(libc.setns(fds["netns"], CLONE_NEWNET), "setns(netns)")
+    # chroot before unshare(CLONE_NEWNS): the root fd names a mount of thawd's mount namespace, and
+    # only the process's own root and cwd are moved to the copies in a new one. Chrooted after the
+    # unshare, the sandbox's root would stay a foreign mount and mounting its /proc fails (EINVAL).
+    os.fchdir(fds["root"])
+    os.chroot(".")
+    flags = 0
+    for name in namespaces:
+        if name != "pid":
+            flags |= NAMESPACES[name]
+    if flags:
+        check(libc.unshare(flags), "unshare(" + ",".join(n for n in namespaces if n != "pid") + ")")
+    # "0" is the writer itself, whatever pid namespace it is in; the fds were opened by thawd.
+    for fd in fds["cgroup"]:
+        os.write(fd, b"0")
+    if "mnt" in namespaces and "pid" in namespaces:
+        check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+    if "uts" in namespaces:
+        socket.sethostname(req.get("hostname", "thaw"))
+    os.dup2(fds["stdin"], 0)
+    os.dup2(fds["stdout"], 1)
+    os.dup2(fds["stderr"], 2)
+    start = fds.get("start", -1)
+    close_all_but(0, 1, 2, status_w, start)
+    drop_privileges(req.get("uid", 65534), req.get("gid", 65534))
+    os.chdir(req.get("cwd", "/"))
+    if start >= 0:
+        # create → start: everything above is done; thawd writes "s" to start, or closes to abort.
+        if os.read(start, 1) != b"s":
+            os._exit(0)
+        os.close(start)
+    argv = req["argv"]
+    os.write(status_w, b"exec\n")
+    try:
+        os.execvpe(argv[0], argv, req.get("env", {}))
+    except OSError as e:
+        report_error(status_w, f"cannot execute {argv[0]}: {e.strerror}")
+        os._exit(EXIT_EXEC_FAILED)
+
+
+def drop_privileges(uid, gid):
+    # The bounding set first (needs CAP_SETPCAP), then ids: leaving uid 0 clears permitted and
+    # effective caps; capset clears inheritable; NO_NEW_PRIVS stops setuid binaries and file caps.
+    for cap in range(LAST_CAP + 1):
+        check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    check(libc.capset(ctypes.byref(header), data), "capset")
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def close_all_but(*keep):
+    low = 0
+    for fd in sorted(k for k in keep if k >= 0):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def report_error(status_w, message):
+    try:
+        os.write(status_w, b"error " + message.replace("\n", " ").encode()[:4000] + b"\n")
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The zygote: receives requests, forks, reaps, reports.
+# ---------------------------------------------------------------------------------------------
+
+class Sandbox:
+    __slots__ = ("id", "pid", "status_r", "buffer", "error", "exited", "exec_seen", "started")
+
+    def __init__(self, sid, pid, status_r):
+        self.id = sid
+        self.pid = pid            # the sandbox's pid 1, as seen from the zygote (and thawd)
+        self.status_r = status_r  # closed by the child's exec: EOF means "started" (or died)
+        self.buffer = b""
+        self.error = None
+        self.exited = None        # the wait status, once reaped
+        self.exec_seen = False    # the child said "exec" just before execve
+        self.started = False
+
+
+class Zygote:
+    def __init__(self, conn, helper, own_pidns):
+        self.conn = conn
+        self.helper = helper      # path of thaw-init inside the zygote's root, or None
+        self.sandboxes = {}       # id -> Sandbox
+        self.by_pid = {}          # pid -> Sandbox
+        self.by_pipe = {}         # status pipe fd -> Sandbox
+        # The zygote's own pid namespace, to undo unshare(CLONE_NEWPID) after every spawn.
+        self.own_pidns = own_pidns
+        self.poll = select.poll()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        self.poll.register(conn.fileno(), select.POLLIN)
+        self.poll.register(self.wake_r, select.POLLIN)
+
+    def send(self, **message):
+        self.conn.send(json.dumps(message, separators=(",", ":")).encode())
+
+    def serve(self):
+        while True:
+            for fd, _ in self.poll.poll():
+                if fd == self.conn.fileno():
+                    if not self.receive():
+                        return
+                elif fd == self.wake_r:
+                    try:
+                        while os.read(self.wake_r, 256):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                elif fd in self.by_pipe:
+                    self.read_status(self.by_pipe[fd])
+
+    def receive(self):
+        try:
+            data, fds, flags, _ = socket.recv_fds(self.conn, MAX_MESSAGE, MAX_FDS)
+        except ConnectionResetError:
+            return False
+        if not data and not fds:
+            return False  # thawd closed the connection: it stopped or crashed
+        for fd in fds:
+            os.set_inheritable(fd, False)  # never into a helper spawned for another sandbox
+        req = None
+        try:
+            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+                raise ValueError("message or fd list truncated")
+            req = json.loads(data)
+            op = req.get("op")
+            if op == "spawn":
+                self.spawn(req, fds)
+            elif op == "kill":
+                self.kill(req)
+            elif op == "hello":
+                ok = req.get("version") == PROTOCOL_VERSION
+                self.send(op="hello" if ok else "error", version=PROTOCOL_VERSION, pid=os.getpid(),
+                          **({} if ok else {"error": f"protocol version {req.get('version')} not supported"}))
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except Exception as e:  # a bad request is answered, never fatal to the zygote
+            sid = req.get("id") if isinstance(req, dict) else None
+            self.send(op="error", id=sid, error=f"{type(e).__name__}: {e}")
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return True
+
+    def spawn(self, req, fds):
+        sid = req["id"]
+        names = req.get("fds", [])
+        if len(names) != len(fds):
+            raise ValueError(f"request names {len(names)} fds but carries {len(fds)}")
+        if sid in self.sandboxes:
+            raise ValueError(f"sandbox {sid} already exists")
+        named = {"cgroup": []}
+        for name, fd in zip(names, fds):
+            if name == "cgroup":
+                named["cgroup"].append(fd)
+            elif name in ("root", "netns", "stdin", "stdout", "stderr", "start"):
+                named[name] = fd
+            else:
+                raise ValueError(f"unknown fd name {name!r}")
+        for required in ("root", "netns", "stdin", "stdout", "stderr"):
+            if required not in named:
+                raise ValueError(f"spawn needs a {required} fd")
+        unknown = [n for n in req.get("namespaces", []) if n not in NAMESPACES]
+        if unknown:
+            raise ValueError(f"unknown namespaces {unknown}")
+        if req.get("via", "fork") not in ("fork", "helper"):
+            raise ValueError(f"unknown via {req.get('via')!r}")
+        if not req.get("argv"):
+            raise ValueError("spawn needs a non-empty argv")
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        # The sandbox is born pid 1 of a new pid namespace: unshared for the zygote's children only,
+        # so no second fork is needed (one Python fork costs milliseconds on a VM), then undone.
+        new_pidns = "pid" in req.get("namespaces", [])
+        try:
+            if new_pidns:
+                check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+            if req.get("via", "fork") == "helper":
+                pid = self.spawn_helper(req, named, status_w)
+            else:
+                pid = self.fork_child(req, named, status_w)
+        finally:
+            os.close(status_w)
+            if new_pidns:
+                check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
+        os.set_blocking(status_r, False)
+        sb = Sandbox(sid, pid, status_r)
+        self.sandboxes[sid] = sb
+        self.by_pid[pid] = sb
+        self.by_pipe[status_r] = sb
+        self.poll.register(status_r, select.POLLIN)
+        self.send(op="spawned", id=sid, pid=pid)
+
+    def spawn_helper(self, req, named, status_w):
+        """The exec runtime's fast path: posix_spawn (vfork) the native thaw-init with the fds."""
+        if not self.helper:
+            raise ValueError("this zygote was started without the native helper")
+        fds = {k: v for k, v in named.items() if k != "cgroup"}
+        fds["status"] = status_w
+        args = [self.helper] + [f"--{k}={v}" for k, v in fds.items()]
+        args += [f"--cgroup={fd}" for fd in named["cgroup"]]
+        args += [f"--ns={','.join(req.get('namespaces', []))}",
+                 f"--uid={int(req.get('uid', 65534))}", f"--gid={int(req.get('gid', 65534))}",
+                 f"--hostname={req.get('hostname', 'thaw')}", f"--cwd={req.get('cwd', '/')}", "--", *req["argv"]]
+        passed = [status_w, *fds.values(), *named["cgroup"]]
+        for fd in passed:
+            os.set_inheritable(fd, True)
+        try:
+            return os.posix_spawn(self.helper, args, req.get("env", {}))
+        finally:
+            for fd in passed:
+                os.set_inheritable(fd, False)
+
+    def fork_child(self, req, named, status_w):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                keep = [status_w, named["root"], named["netns"], named["stdin"], named["stdout"],
+                        named["stderr"], named.get("start", -1), *named["cgroup"]]
+                close_all_but(0, 1, 2, *keep)
+                enter_sandbox(req, named, status_w)
+            except BaseException as e:  # the child must never return into the server loop
+                report_error(status_w, f"sandbox setup failed: {e}")
+            os._exit(EXIT_SETUP_FAILED)
+        return pid
+
+    def kill(self, req):
+        sb = self.sandboxes.get(req["id"])
+        if sb is not None and sb.exited is None:
+            os.kill(sb.pid, int(req.get("signal", signal.SIGKILL)))
+
+    def read_status(self, sb):
+        """Reads what the status pipe holds now; True if there may be more."""
+        try:
+            chunk = os.read(sb.status_r, 4096)
+        except BlockingIOError:
+            return False
+        if chunk:
+            sb.buffer += chunk
+            while b"\n" in sb.buffer:
+                line, sb.buffer = sb.buffer.split(b"\n", 1)
+                kind, _, rest = line.decode(errors="replace").partition(" ")
+                if kind == "error":
+                    sb.error = rest
+                elif kind == "exec":
+                    sb.exec_seen = True
+            return True
+        # EOF: the sandbox has exec'd (or died).
+        self.poll.unregister(sb.status_r)
+        del self.by_pipe[sb.status_r]
+        os.close(sb.status_r)
+        sb.status_r = None
+        self.report(sb)
+        return False
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            sb = self.by_pid.pop(pid, None)
+            if sb is not None:
+                sb.exited = status
+                while sb.status_r is not None and self.read_status(sb):
+                    pass  # the error line, if the child wrote one before it died
+                self.report(sb)
+
+    def report(self, sb):
+        # Started: it said "exec" and the pipe closed (execve succeeded) with no error after it.
+        if sb.exec_seen and sb.error is None and not sb.started and sb.status_r is None:
+            sb.started = True
+            self.send(op="started", id=sb.id, pid=sb.pid)
+        # The exit once the sandbox is reaped and its status pipe has said all it will.
+        if sb.exited is None or sb.status_r is not None or sb.id not in self.sandboxes:
+            return
+        status = sb.exited
+        del self.sandboxes[sb.id]
+        self.send(op="exit", id=sb.id,
+                  code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                  signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                  error=sb.error)
+
+    def shutdown(self):
+        # thawd is gone: nothing may outlive it. Kill every sandbox, then reap.
+        for sb in self.sandboxes.values():
+            if sb.exited is None:
+                try:
+                    os.kill(sb.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        signal.set_wakeup_fd(-1)
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                return
+
+
+def boot(config):
+    """Enter the zygote's own lean sandbox, then serve the one connection thawd makes."""
+    for path in config.get("cgroup_procs", []):
+        with open(path, "w") as f:
+            f.write("0")
+    if config.get("netns"):
+        fd = os.open(config["netns"], os.O_RDONLY | os.O_CLOEXEC)
+        check(libc.setns(fd, CLONE_NEWNET), "setns(zygote netns)")
+        os.close(fd)
+    # The zygote's own pid namespace, to undo unshare(CLONE_NEWPID) after every spawn; opened
+    # before the chroot, whose root has no /proc.
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    if config.get("root"):
+        os.chroot(config["root"])
+    os.chdir("/")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(config["socket"])
+    listener.listen(1)
+    listener.settimeout(ACCEPT_TIMEOUT_S)
+    print(f"ready {PROTOCOL_VERSION} {os.getpid()}", flush=True)
+    try:
+        conn, _ = listener.accept()
+    except socket.timeout:
+        print("zygote: thawd did not connect in time", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        listener.close()
+        os.unlink(config["socket"])
+    conn.settimeout(None)
+    zygote = Zygote(conn, config.get("helper"), own_pidns)
+    try:
+        zygote.serve()
+    finally:
+        zygote.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: zygote.py CONFIG_JSON  (started by thawd; see PROTOCOL.md)", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(boot(json.loads(sys.argv[1])))

@@ -1,0 +1,229 @@
+"""The zygote server on its own, driven over its socket as thawd drives it (PROTOCOL.md).
+
+Run as root: python3 -m unittest discover -s tests/python  (the xunit suite runs it too).
+The sandbox root here is the host's "/" and its netns the host's: these tests check the protocol,
+forking, reaping and privilege drop; isolation is tested end to end from C# with pooled resources.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ZYGOTE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "python", "zygote.py")
+
+
+HELPER_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "native", "thaw-init.c")
+
+
+def build_helper(directory):
+    """Builds thaw-init as the project's build does (static, warnings as errors)."""
+    path = os.path.join(directory, "thaw-init")
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o", path, HELPER_SOURCE], check=True)
+    return path
+
+
+class ZygoteClient:
+    def __init__(self, helper=None, via="fork"):
+        self.dir = tempfile.mkdtemp(prefix="thaw-test-zygote-")
+        self.socket_path = os.path.join(self.dir, "zygote.sock")
+        self.via = via
+        config = {"socket": self.socket_path, "helper": helper}
+        self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
+                                     stdout=subprocess.PIPE, text=True)
+        ready = self.proc.stdout.readline().split()
+        assert ready[:2] == ["ready", "1"], ready
+        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.conn.connect(self.socket_path)
+        self.conn.settimeout(10)
+        self.pending = []
+
+    def send(self, message, fds=()):
+        socket.send_fds(self.conn, [json.dumps(message).encode()], list(fds))
+
+    def receive(self):
+        if self.pending:
+            return self.pending.pop(0)
+        return json.loads(self.conn.recv(65536))
+
+    def wait_for(self, op, sid):
+        skipped = []
+        while True:
+            m = self.receive()
+            if m.get("op") == op and m.get("id") == sid:
+                self.pending = skipped + self.pending
+                return m
+            skipped.append(m)
+
+    def spawn(self, sid, argv, start=True, **extra):
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        start_r, start_w = os.pipe()
+        root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+        netns = os.open("/proc/self/ns/net", os.O_RDONLY)
+        null = os.open("/dev/null", os.O_RDONLY)
+        request = {"op": "spawn", "id": sid, "argv": argv, "env": {"PATH": "/usr/bin:/bin"},
+                   "hostname": "thaw-" + sid, "uid": 65534, "gid": 65534,
+                   "namespaces": ["ipc", "uts", "pid", "mnt"], "via": self.via,
+                   "fds": ["root", "netns", "stdin", "stdout", "stderr", "start"], **extra}
+        self.send(request, [root, netns, null, out_w, err_w, start_r])
+        for fd in (root, netns, null, out_w, err_w, start_r):
+            os.close(fd)
+        if start:
+            os.write(start_w, b"s")
+        return out_r, err_r, start_w
+
+    def close(self):
+        self.conn.close()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        os.rmdir(self.dir)
+
+
+def read_all(fd):
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode()
+
+
+class ZygoteTests(unittest.TestCase):
+    """Sandboxes forked by the zygote itself (the Python runtime's path)."""
+    via = "fork"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.build_dir = tempfile.mkdtemp(prefix="thaw-test-helper-")
+        cls.helper = build_helper(cls.build_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        os.unlink(cls.helper)
+        os.rmdir(cls.build_dir)
+
+    def setUp(self):
+        self.z = ZygoteClient(self.helper, self.via)
+        self.z.send({"op": "hello", "version": 1})
+        hello = self.z.receive()
+        self.assertEqual("hello", hello["op"])
+        self.assertEqual(self.z.proc.pid, hello["pid"])
+
+    def test_sandbox_is_pid_1_unprivileged_with_own_hostname(self):
+        out, err, start = self.z.spawn("a", ["/bin/sh", "-c",
+            "echo $$; hostname; id -u; id -g; grep -E '^(CapEff|CapPrm|CapInh|CapBnd|NoNewPrivs)' /proc/self/status; ls /proc | grep -c '^[0-9]'"])
+        os.close(start)
+        self.assertEqual("spawned", self.z.wait_for("spawned", "a")["op"])
+        self.assertGreater(self.z.wait_for("started", "a")["pid"], 1)
+        exit_ = self.z.wait_for("exit", "a")
+        self.assertEqual((0, None, None), (exit_["code"], exit_["signal"], exit_["error"]))
+        lines = read_all(out).split("\n")
+        self.assertEqual(["1", "thaw-a", "65534", "65534"], lines[:4])
+        self.assertIn("CapEff:\t0000000000000000", lines)
+        self.assertIn("CapPrm:\t0000000000000000", lines)
+        self.assertIn("CapInh:\t0000000000000000", lines)
+        self.assertIn("CapBnd:\t0000000000000000", lines)
+        self.assertIn("NoNewPrivs:\t1", lines)
+        # Its own /proc: the shell, grep and ls only, none of the host's processes.
+        self.assertLessEqual(int(lines[9]), 4)
+        self.assertEqual("", read_all(err))
+
+    def test_exit_code_and_stderr(self):
+        out, err, start = self.z.spawn("b", ["/bin/sh", "-c", "echo oops >&2; exit 7"])
+        os.close(start)
+        self.assertEqual(7, self.z.wait_for("exit", "b")["code"])
+        self.assertEqual("oops\n", read_all(err))
+        read_all(out)
+
+    def test_missing_program_reports_exec_error(self):
+        out, err, start = self.z.spawn("c", ["/no/such/program"])
+        os.close(start)
+        exit_ = self.z.wait_for("exit", "c")
+        self.assertEqual(127, exit_["code"])
+        self.assertIn("cannot execute /no/such/program", exit_["error"])
+        self.assertIn("No such file or directory", exit_["error"])
+        read_all(out), read_all(err)
+
+    def test_kill_before_and_after_start(self):
+        out, err, start = self.z.spawn("d", ["/bin/sleep", "30"], start=False)
+        self.z.wait_for("spawned", "d")
+        self.z.send({"op": "kill", "id": "d", "signal": signal.SIGKILL})
+        exit_ = self.z.wait_for("exit", "d")
+        self.assertEqual(signal.SIGKILL, exit_["signal"])
+        os.close(start)
+        out2, err2, start2 = self.z.spawn("e", ["/bin/sleep", "30"])
+        os.close(start2)
+        self.z.wait_for("started", "e")
+        self.z.send({"op": "kill", "id": "e", "signal": signal.SIGKILL})
+        self.assertEqual(signal.SIGKILL, self.z.wait_for("exit", "e")["signal"])
+        for fd in (out, err, out2, err2):
+            read_all(fd)
+
+    def test_closing_start_aborts_without_exec(self):
+        out, err, start = self.z.spawn("f", ["/bin/sh", "-c", "echo ran"], start=False)
+        os.close(start)
+        exit_ = self.z.wait_for("exit", "f")
+        self.assertEqual(0, exit_["code"])
+        self.assertEqual("", read_all(out))
+        read_all(err)
+
+    def test_bad_requests_get_errors_and_zygote_survives(self):
+        self.z.send({"op": "nope"})
+        self.assertIn("unknown op", self.z.receive()["error"])
+        self.z.send({"op": "spawn", "id": "g", "argv": ["/bin/true"], "fds": ["root"]})
+        self.assertIn("carries 0", self.z.receive()["error"])
+        self.z.send({"op": "spawn", "id": "g", "argv": ["/bin/true"], "fds": []})
+        self.assertIn("needs a root fd", self.z.receive()["error"])
+        out, err, start = self.z.spawn("h", ["/bin/true"], namespaces=["bogus"])
+        self.assertIn("unknown namespaces", self.z.receive()["error"])
+        out2, err2, start2 = self.z.spawn("i", ["/bin/true"])
+        self.assertEqual(0, self.z.wait_for("exit", "i")["code"])
+        for fd in (out, err, out2, err2, start, start2):
+            os.close(fd)
+
+    def test_many_concurrent_sandboxes_are_all_reaped(self):
+        fds = []
+        for i in range(30):
+            out, err, start = self.z.spawn(f"m{i}", ["/bin/sh", "-c", f"exit {i % 5}"])
+            fds += [out, err, start]
+        codes = {}
+        while len(codes) < 30:
+            m = self.z.receive()
+            if m["op"] == "exit":
+                codes[m["id"]] = m["code"]
+        self.assertEqual({f"m{i}": i % 5 for i in range(30)}, codes)
+        for fd in fds:
+            os.close(fd)
+        children = subprocess.run(["ps", "--ppid", str(self.z.proc.pid), "-o", "pid="], capture_output=True, text=True).stdout
+        self.assertEqual("", children.strip())
+
+    def test_thawd_gone_kills_every_sandbox(self):
+        out, err, start = self.z.spawn("j", ["/bin/sleep", "30"])
+        pid = self.z.wait_for("started", "j")["pid"]
+        self.z.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.01)
+        self.assertFalse(os.path.exists(f"/proc/{pid}"))
+        self.z = None
+        for fd in (out, err, start):
+            os.close(fd)
+
+    def tearDown(self):
+        # Some tests close the zygote themselves.
+        if self.z is not None:
+            self.z.close()
+
+
+class HelperTests(ZygoteTests):
+    """The same behaviour through the native thaw-init, spawned with posix_spawn (the exec runtime's path)."""
+    via = "helper"
+
+
+if __name__ == "__main__":
+    unittest.main()
