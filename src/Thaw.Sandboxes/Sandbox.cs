@@ -22,6 +22,7 @@ public sealed partial class Sandbox : IZygoteEvents
     private readonly NetnsPool _netnsPool;
     private readonly ZygoteConnection _zygote;
     private readonly ILogger _logger;
+    private readonly Action<Sandbox> _stopped;
     private readonly long _oomBaseline;
     private readonly TaskCompletionSource<SandboxExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
@@ -31,8 +32,9 @@ public sealed partial class Sandbox : IZygoteEvents
     private int _finished;
 
     internal Sandbox(string id, SandboxSpec spec, ResourceHost host, NetnsPool netnsPool, PooledNetns netns, SandboxCgroup cgroup,
-        SandboxRoot root, ZygoteConnection zygote, SafeFd start, SandboxLog stdout, SandboxLog stderr, ILogger logger)
+        SandboxRoot root, ZygoteConnection zygote, SafeFd start, SandboxLog stdout, SandboxLog stderr, ILogger logger, Action<Sandbox> stopped)
     {
+        _stopped = stopped;
         Id = id;
         Spec = spec;
         _host = host;
@@ -108,7 +110,7 @@ public sealed partial class Sandbox : IZygoteEvents
             // The zygote did not report the death: return the resources anyway. The cgroup release
             // kills whatever is still in it, so nothing of the sandbox survives.
             Log.KillTimedOut(_logger, Id, killTimeout.TotalSeconds);
-            Finish(null, 9, $"not reported dead within {killTimeout.TotalSeconds:0.#} s of kill; killed through its cgroup");
+            Finish(null, 9, $"not reported dead within {killTimeout.TotalSeconds:0.#} s of kill; killed through its cgroup", unreaped: true);
             return await _exit.Task.ConfigureAwait(false);
         }
     }
@@ -122,7 +124,7 @@ public sealed partial class Sandbox : IZygoteEvents
 
     void IZygoteEvents.OnExited(int? code, int? signal, string? error) => Finish(code, signal, error);
 
-    void IZygoteEvents.OnZygoteLost() => Finish(null, null, "the zygote died before the sandbox exited");
+    void IZygoteEvents.OnZygoteLost() => Finish(null, null, "the zygote died before the sandbox exited", unreaped: true);
 
     internal void MarkCreated()
     {
@@ -137,7 +139,7 @@ public sealed partial class Sandbox : IZygoteEvents
         return _exit.Task;
     }
 
-    private void Finish(int? code, int? signal, string? error)
+    private void Finish(int? code, int? signal, string? error, bool unreaped = false)
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0)
             return;
@@ -156,6 +158,11 @@ public sealed partial class Sandbox : IZygoteEvents
                     _start = null;
                 }
                 oom = TryReadOom();
+                if (unreaped)
+                {
+                    // Nobody reaped it: its processes may still run. Kill them before saying it exited.
+                    Cgroup.KillProcesses();
+                }
                 // Every writer is dead once pid 1 of the namespace is: the logs end promptly.
                 await Task.WhenAll(Stdout.Completion, Stderr.Completion).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
@@ -168,6 +175,7 @@ public sealed partial class Sandbox : IZygoteEvents
             finally
             {
                 Release();
+                _stopped(this);
                 _exit.TrySetResult(new SandboxExit(code, signal, error, oom, _timedOut, exitedAt));
             }
         });

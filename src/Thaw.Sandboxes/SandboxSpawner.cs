@@ -92,7 +92,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             fds.AddRange(cgroup.ProcsFiles.Select(FileDescriptors.OpenWrite));
             sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, _zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
-                SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger);
+                SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
         }
         catch
         {
@@ -128,7 +128,6 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         catch (Exception e) when (e is ZygoteException or LinuxException or SocketException or ObjectDisposedException)
         {
             await sandbox.Abandon(e.Message).ConfigureAwait(false);
-            _live.TryRemove(id, out _);
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
         }
         finally
@@ -137,7 +136,6 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             foreach (var fd in fds) fd.Dispose();
         }
         sandbox.MarkCreated();
-        _ = sandbox.Exited.ContinueWith(_ => _live.TryRemove(id, out var _), TaskScheduler.Default);
         return sandbox;
     }
 

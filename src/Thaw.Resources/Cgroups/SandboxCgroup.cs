@@ -120,6 +120,12 @@ public sealed partial class SandboxCgroup
         return true;
     }
 
+    /// <summary>
+    /// Kills every process in the cgroup now and waits until they are gone (the release does it
+    /// too, but later, on the pool's worker): for a sandbox whose parent died and cannot reap it.
+    /// </summary>
+    public bool KillProcesses() => KillAll();
+
     /// <summary>Removes the directory from every hierarchy; already-missing ones are fine.</summary>
     internal void Remove()
     {

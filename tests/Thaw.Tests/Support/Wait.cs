@@ -14,4 +14,15 @@ internal static class Wait
             Thread.Sleep(5);
         }
     }
+
+    /// <summary>Polls <paramref name="condition"/> without blocking a thread; fails the test on timeout.</summary>
+    public static async Task UntilAsync(Func<bool> condition, TimeSpan timeout, string? what = null)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < timeout, $"not within {timeout.TotalSeconds} s: {what ?? "condition"}");
+            await Task.Delay(5);
+        }
+    }
 }
