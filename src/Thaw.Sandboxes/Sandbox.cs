@@ -61,6 +61,9 @@ public sealed partial class Sandbox : IZygoteEvents
 
     public SandboxLog Stdout { get; }
 
+    /// <summary>When each step of the cold start happened.</summary>
+    public SandboxTimings Timings { get; } = new();
+
     public SandboxLog Stderr { get; }
 
     public PooledNetns Netns { get; }
@@ -117,6 +120,7 @@ public sealed partial class Sandbox : IZygoteEvents
 
     void IZygoteEvents.OnStarted(int pid)
     {
+        Timings.Started = Stopwatch.GetTimestamp();
         Pid = pid;
         if (Status != SandboxStatus.Stopped)
             Status = SandboxStatus.Running;
@@ -143,7 +147,7 @@ public sealed partial class Sandbox : IZygoteEvents
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0)
             return;
-        long exitedAt = Stopwatch.GetTimestamp();
+        long exitedAt = Timings.Exited = Stopwatch.GetTimestamp();
         Status = SandboxStatus.Stopped;
         // Off the zygote's reader thread: draining logs and returning resources may take a while.
         _ = Task.Run(async () =>

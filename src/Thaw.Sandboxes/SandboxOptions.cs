@@ -17,9 +17,10 @@ public sealed class SandboxOptions
     public bool MountNamespace { get; set; } = true;
 
     /// <summary>
-    /// How the exec runtime's sandboxes are made: by the native thaw-init, posix_spawned by the
-    /// zygote (default: measured ~3× faster here, a Python fork copies the interpreter's page tables),
-    /// or by forking the zygote itself (what Python functions need).
+    /// How the exec runtime's sandboxes are made: by libthawspawn's vfork-style clone inside the
+    /// zygote, all sandbox setup in C (default), or by forking the Python zygote itself (what Python
+    /// functions need). Measured in docs/benchmarks.md: a Python fork copies the interpreter's page
+    /// tables, which costs milliseconds on this VM.
     /// </summary>
     public SpawnVia Via { get; set; } = SpawnVia.Helper;
 

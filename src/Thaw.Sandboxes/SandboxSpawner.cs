@@ -13,7 +13,7 @@ using Thaw.Sandboxes.Zygotes;
 namespace Thaw.Sandboxes;
 
 /// <summary>
-/// The cold-start path, top to bottom in <see cref="CreateAsync"/>: every step before the fork is a
+/// The cold-start path, top to bottom in CreateCoreAsync: every step before the fork is a
 /// pool pop (netns, cgroup, root), then one request with fds to the zygote. Owns the zygote and
 /// starts a new one when it dies; owns the live sandboxes and deletes them on dispose.
 /// </summary>
@@ -56,9 +56,17 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
     /// <see cref="ArgumentException"/> before anything is claimed; a failed claim or spawn returns
     /// what was claimed and throws.
     /// </summary>
-    public async Task<Sandbox> CreateAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null)
+    public Task<Sandbox> CreateAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null) =>
+        CreateCoreAsync(spec, stdoutSink, stderrSink, startNow: false);
+
+    /// <summary>Creates and starts a sandbox (runc run); await <see cref="Sandbox.Exited"/> for the end.</summary>
+    public Task<Sandbox> RunAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null) =>
+        CreateCoreAsync(spec, stdoutSink, stderrSink, startNow: true);
+
+    private async Task<Sandbox> CreateCoreAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink, Action<ReadOnlyMemory<byte>>? stderrSink, bool startNow)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        long requested = System.Diagnostics.Stopwatch.GetTimestamp();
         spec.Validate();
         var netnsPool = NetnsPoolFor(spec.Network);
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -79,6 +87,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             throw;
         }
 
+        long claimed = System.Diagnostics.Stopwatch.GetTimestamp();
+
         // 4. The descriptors the child receives; thawd keeps the other ends (output, start).
         var fds = new List<SafeFd>();
         Sandbox sandbox;
@@ -93,6 +103,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, _zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
+            sandbox.Timings.Requested = requested;
+            sandbox.Timings.Claimed = claimed;
         }
         catch
         {
@@ -103,9 +115,15 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             throw;
         }
 
+        // Started before it exists: the start byte waits in the pipe, and the zygote may spawn with
+        // vfork (its child will not block on start).
+        if (startNow)
+            sandbox.Start();
+
         // 5. The fork request.
         var request = new ZygoteRequest
         {
+            Prestarted = startNow,
             Op = "spawn",
             Id = id,
             Via = _options.Via == SpawnVia.Helper ? "helper" : "fork",
@@ -124,6 +142,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         {
             var zygote = CurrentZygote();
             sandbox.Pid = await zygote.Connection.SpawnAsync(request, attached, sandbox).ConfigureAwait(false);
+            sandbox.Timings.Spawned = System.Diagnostics.Stopwatch.GetTimestamp();
         }
         catch (Exception e) when (e is ZygoteException or LinuxException or SocketException or ObjectDisposedException)
         {
@@ -136,21 +155,6 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             foreach (var fd in fds) fd.Dispose();
         }
         sandbox.MarkCreated();
-        return sandbox;
-    }
-
-    /// <summary>Creates and starts a sandbox (runc run); await <see cref="Sandbox.Exited"/> for the end.</summary>
-    public async Task<Sandbox> RunAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null)
-    {
-        var sandbox = await CreateAsync(spec, stdoutSink, stderrSink).ConfigureAwait(false);
-        try
-        {
-            sandbox.Start();
-        }
-        catch (InvalidOperationException) when (sandbox.Status == SandboxStatus.Stopped)
-        {
-            // It died before start (killed, or its setup failed): Exited says why.
-        }
         return sandbox;
     }
 

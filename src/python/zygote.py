@@ -12,6 +12,7 @@ Python 3.11 has no os.setns / os.unshare, hence ctypes. The zygote must stay sin
 fork from a multi-threaded process copies only the forking thread.
 """
 
+import array  # noqa: F401 -- socket.recv_fds imports it lazily; the zygote's root may hold no stdlib
 import ctypes
 import json
 import os
@@ -71,6 +72,18 @@ class CapHeader(ctypes.Structure):
 
 class CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+class ThawSpawn(ctypes.Structure):
+    """struct thaw_spawn of src/native/thaw-spawn.c, field for field."""
+    _fields_ = [("root", ctypes.c_int), ("netns", ctypes.c_int), ("stdin", ctypes.c_int), ("stdout", ctypes.c_int),
+                ("stderr", ctypes.c_int), ("status", ctypes.c_int), ("start", ctypes.c_int),
+                ("cgroups", ctypes.POINTER(ctypes.c_int)), ("ncgroups", ctypes.c_int), ("ns_flags", ctypes.c_int),
+                ("new_pid", ctypes.c_int), ("mount_proc", ctypes.c_int), ("vfork", ctypes.c_int),
+                ("uid", ctypes.c_uint), ("gid", ctypes.c_uint),
+                ("hostname", ctypes.c_char_p), ("cwd", ctypes.c_char_p),
+                ("argv", ctypes.POINTER(ctypes.c_char_p)), ("envp", ctypes.POINTER(ctypes.c_char_p)),
+                ("mask", ctypes.c_ulong * 16)]  # glibc's sigset_t: 1024 bits
 
 
 # Read before the zygote chroots: its own root has no /proc.
@@ -174,9 +187,9 @@ class Sandbox:
 
 
 class Zygote:
-    def __init__(self, conn, helper, own_pidns):
+    def __init__(self, conn, native, own_pidns):
         self.conn = conn
-        self.helper = helper      # path of thaw-init inside the zygote's root, or None
+        self.native = native      # libthawspawn, loaded before the chroot, or None
         self.sandboxes = {}       # id -> Sandbox
         self.by_pid = {}          # pid -> Sandbox
         self.by_pipe = {}         # status pipe fd -> Sandbox
@@ -210,13 +223,12 @@ class Zygote:
 
     def receive(self):
         try:
-            data, fds, flags, _ = socket.recv_fds(self.conn, MAX_MESSAGE, MAX_FDS)
+            # Close-on-exec from the start: no sandbox may inherit another's descriptors.
+            data, fds, flags, _ = socket.recv_fds(self.conn, MAX_MESSAGE, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
         except ConnectionResetError:
             return False
         if not data and not fds:
             return False  # thawd closed the connection: it stopped or crashed
-        for fd in fds:
-            os.set_inheritable(fd, False)  # never into a helper spawned for another sandbox
         req = None
         try:
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
@@ -267,20 +279,13 @@ class Zygote:
         if not req.get("argv"):
             raise ValueError("spawn needs a non-empty argv")
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
-        # The sandbox is born pid 1 of a new pid namespace: unshared for the zygote's children only,
-        # so no second fork is needed (one Python fork costs milliseconds on a VM), then undone.
-        new_pidns = "pid" in req.get("namespaces", [])
         try:
-            if new_pidns:
-                check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
             if req.get("via", "fork") == "helper":
-                pid = self.spawn_helper(req, named, status_w)
+                pid = self.spawn_native(req, named, status_w)
             else:
                 pid = self.fork_child(req, named, status_w)
         finally:
             os.close(status_w)
-            if new_pidns:
-                check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
         os.set_blocking(status_r, False)
         sb = Sandbox(sid, pid, status_r)
         self.sandboxes[sid] = sb
@@ -289,27 +294,43 @@ class Zygote:
         self.poll.register(status_r, select.POLLIN)
         self.send(op="spawned", id=sid, pid=pid)
 
-    def spawn_helper(self, req, named, status_w):
-        """The exec runtime's fast path: posix_spawn (vfork) the native thaw-init with the fds."""
-        if not self.helper:
-            raise ValueError("this zygote was started without the native helper")
-        fds = {k: v for k, v in named.items() if k != "cgroup"}
-        fds["status"] = status_w
-        args = [self.helper] + [f"--{k}={v}" for k, v in fds.items()]
-        args += [f"--cgroup={fd}" for fd in named["cgroup"]]
-        args += [f"--ns={','.join(req.get('namespaces', []))}",
-                 f"--uid={int(req.get('uid', 65534))}", f"--gid={int(req.get('gid', 65534))}",
-                 f"--hostname={req.get('hostname', 'thaw')}", f"--cwd={req.get('cwd', '/')}", "--", *req["argv"]]
-        passed = [status_w, *fds.values(), *named["cgroup"]]
-        for fd in passed:
-            os.set_inheritable(fd, True)
-        try:
-            return os.posix_spawn(self.helper, args, req.get("env", {}))
-        finally:
-            for fd in passed:
-                os.set_inheritable(fd, False)
+    def spawn_native(self, req, named, status_w):
+        """The exec runtime's fast path: libthawspawn's vfork-style clone, all setup in C (thaw-spawn.c)."""
+        if self.native is None:
+            raise ValueError("this zygote was started without libthawspawn")
+        namespaces = req.get("namespaces", [])
+        argv = [a.encode() for a in req["argv"]]
+        env = [f"{k}={v}".encode() for k, v in req.get("env", {}).items()]
+        cgroups = named["cgroup"]
+        spec = ThawSpawn(
+            root=named["root"], netns=named["netns"], stdin=named["stdin"], stdout=named["stdout"],
+            stderr=named["stderr"], status=status_w, start=named.get("start", -1),
+            cgroups=(ctypes.c_int * max(1, len(cgroups)))(*cgroups), ncgroups=len(cgroups),
+            ns_flags=sum(NAMESPACES[n] for n in namespaces if n != "pid"), new_pid=int("pid" in namespaces),
+            mount_proc=int("mnt" in namespaces and "pid" in namespaces),
+            # vfork only if the child will not block on start: the zygote waits until it execs.
+            vfork=int("start" not in named or bool(req.get("prestarted"))),
+            uid=int(req.get("uid", 65534)), gid=int(req.get("gid", 65534)),
+            hostname=req.get("hostname", "thaw").encode(), cwd=req.get("cwd", "/").encode(),
+            argv=(ctypes.c_char_p * (len(argv) + 1))(*argv, None), envp=(ctypes.c_char_p * (len(env) + 1))(*env, None))
+        pid = self.native.thaw_spawn(ctypes.byref(spec))
+        if pid < 0:
+            raise OSError(-pid, f"clone: {os.strerror(-pid)}")
+        return pid
 
     def fork_child(self, req, named, status_w):
+        # Born pid 1 of a new pid namespace: unshared for the zygote's children only, so no second
+        # fork is needed (one Python fork costs milliseconds on a VM), and undone right after.
+        new_pidns = "pid" in req.get("namespaces", [])
+        if new_pidns:
+            check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+        try:
+            return self.fork(req, named, status_w)
+        finally:
+            if new_pidns:
+                check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
+
+    def fork(self, req, named, status_w):
         pid = os.fork()
         if pid == 0:
             try:
@@ -411,6 +432,11 @@ def boot(config):
     # The zygote's own pid namespace, to undo unshare(CLONE_NEWPID) after every spawn; opened
     # before the chroot, whose root has no /proc.
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    native = None
+    if config.get("native"):
+        native = ctypes.CDLL(config["native"])
+        native.thaw_spawn.argtypes = [ctypes.POINTER(ThawSpawn)]
+        native.thaw_spawn.restype = ctypes.c_int
     if config.get("root"):
         os.chroot(config["root"])
     os.chdir("/")
@@ -428,7 +454,7 @@ def boot(config):
         listener.close()
         os.unlink(config["socket"])
     conn.settimeout(None)
-    zygote = Zygote(conn, config.get("helper"), own_pidns)
+    zygote = Zygote(conn, native, own_pidns)
     try:
         zygote.serve()
     finally:

@@ -18,22 +18,22 @@ import unittest
 ZYGOTE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "python", "zygote.py")
 
 
-HELPER_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "native", "thaw-init.c")
+NATIVE_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "native", "thaw-spawn.c")
 
 
-def build_helper(directory):
-    """Builds thaw-init as the project's build does (static, warnings as errors)."""
-    path = os.path.join(directory, "thaw-init")
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o", path, HELPER_SOURCE], check=True)
+def build_native(directory):
+    """Builds libthawspawn as the project's build does (warnings as errors)."""
+    path = os.path.join(directory, "libthawspawn.so")
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o", path, NATIVE_SOURCE], check=True)
     return path
 
 
 class ZygoteClient:
-    def __init__(self, helper=None, via="fork"):
+    def __init__(self, native=None, via="fork"):
         self.dir = tempfile.mkdtemp(prefix="thaw-test-zygote-")
         self.socket_path = os.path.join(self.dir, "zygote.sock")
         self.via = via
-        config = {"socket": self.socket_path, "helper": helper}
+        config = {"socket": self.socket_path, "native": native}
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
@@ -71,11 +71,12 @@ class ZygoteClient:
                    "hostname": "thaw-" + sid, "uid": 65534, "gid": 65534,
                    "namespaces": ["ipc", "uts", "pid", "mnt"], "via": self.via,
                    "fds": ["root", "netns", "stdin", "stdout", "stderr", "start"], **extra}
+        if start:
+            os.write(start_w, b"s")  # before the request, as thawd's create-and-start does
+            request["prestarted"] = True
         self.send(request, [root, netns, null, out_w, err_w, start_r])
         for fd in (root, netns, null, out_w, err_w, start_r):
             os.close(fd)
-        if start:
-            os.write(start_w, b"s")
         return out_r, err_r, start_w
 
     def close(self):
@@ -99,16 +100,16 @@ class ZygoteTests(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.build_dir = tempfile.mkdtemp(prefix="thaw-test-helper-")
-        cls.helper = build_helper(cls.build_dir)
+        cls.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
+        cls.native = build_native(cls.build_dir)
 
     @classmethod
     def tearDownClass(cls):
-        os.unlink(cls.helper)
+        os.unlink(cls.native)
         os.rmdir(cls.build_dir)
 
     def setUp(self):
-        self.z = ZygoteClient(self.helper, self.via)
+        self.z = ZygoteClient(self.native, self.via)
         self.z.send({"op": "hello", "version": 1})
         hello = self.z.receive()
         self.assertEqual("hello", hello["op"])
@@ -220,8 +221,8 @@ class ZygoteTests(unittest.TestCase):
             self.z.close()
 
 
-class HelperTests(ZygoteTests):
-    """The same behaviour through the native thaw-init, spawned with posix_spawn (the exec runtime's path)."""
+class NativeSpawnTests(ZygoteTests):
+    """The same behaviour through libthawspawn's vfork-style clone (the exec runtime's path)."""
     via = "helper"
 
 

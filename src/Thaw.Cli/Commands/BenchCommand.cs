@@ -12,6 +12,46 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Benchmarks that compare Thaw with a real peer in the same run and print ratios.");
         command.Subcommands.Add(Pools());
+        command.Subcommands.Add(Startup());
+        return command;
+    }
+
+    private static Command Startup()
+    {
+        var concurrency = new Option<string>("--concurrency", "-c") { Description = "Burst sizes: that many sandboxes requested at once.", DefaultValueFactory = _ => "1,10,20,50" };
+        var baseline = new Option<string>("--baseline") { Description = "Peers to compare with in the same run: runc, docker, or none. Installed from Debian if missing.", DefaultValueFactory = _ => "runc,docker" };
+        var samples = new Option<int>("--samples") { Description = "Thaw sandboxes measured per burst size (at least 10 bursts at c=1).", DefaultValueFactory = _ => 200 };
+        var peerSamples = new Option<int>("--peer-samples") { Description = "runc and Docker containers measured per burst size (they are 10–100× slower).", DefaultValueFactory = _ => 40 };
+        var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"system\",\"concurrency\",\"median_ms\",\"p99_ms\",\"wall_ms\"}]} to this file." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Draw median latency per burst size to this .png or .svg file." };
+        var startDocker = new Option<bool>("--start-docker") { Description = "Start a dockerd of the bench's own (data under the state dir, no iptables or bridge), stopped at the end." };
+        var variants = new Option<bool>("--variants") { Description = "Also measure Thaw's alternatives: forking the Python zygote (thaw-fork) and no mount namespace (thaw-no-mntns)." };
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the bench keeps its rootfs, pools and peers' state.", DefaultValueFactory = _ => "/var/lib/thaw" };
+        var command = new Command("startup", "Sandbox start latency: request → a sandboxed /bin/true has exited, for bursts of N at once; Thaw vs runc vs Docker in one run on the same busybox rootfs.")
+        {
+            concurrency, baseline, samples, peerSamples, json, plot, startDocker, variants, stateDir,
+        };
+        command.SetAction(parse =>
+        {
+            var baselines = parse.GetValue(baseline)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(b => b != "none").Distinct().ToList();
+            var options = new Bench.Startup.StartupBenchOptions(ParseConcurrency(parse.GetValue(concurrency)!), baselines,
+                parse.GetValue(samples), parse.GetValue(peerSamples), parse.GetValue(stateDir)!, parse.GetValue(startDocker), parse.GetValue(variants));
+            if (options.Samples < 1 || options.PeerSamples < 1)
+                throw new ArgumentException("--samples and --peer-samples must be at least 1");
+            var report = new Bench.Startup.StartupBench(options, AnsiConsole.Console).Run();
+            Bench.Startup.StartupReportWriter.Print(report, AnsiConsole.Console);
+            if (parse.GetValue(json) is { } file)
+            {
+                Bench.Startup.StartupReportWriter.WriteJson(report, file.FullName);
+                AnsiConsole.MarkupLine($"JSON written to [blue]{Markup.Escape(file.FullName)}[/]");
+            }
+            if (parse.GetValue(plot) is { } image)
+            {
+                Bench.Startup.StartupReportWriter.WritePlot(report, image.FullName);
+                AnsiConsole.MarkupLine($"plot written to [blue]{Markup.Escape(image.FullName)}[/]");
+            }
+            return 0;
+        });
         return command;
     }
 

@@ -6,8 +6,8 @@ public sealed partial class Zygote
 {
     private static partial class Log
     {
-        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "zygote {Pid} started (native exec helper: {Helper})")]
-        public static partial void Started(ILogger logger, int pid, bool helper);
+        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "zygote {Pid} started (native spawn loaded: {Native})")]
+        public static partial void Started(ILogger logger, int pid, bool native);
 
         [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "zygote {Pid}: {Line}")]
         public static partial void Stderr(ILogger logger, int pid, string line);

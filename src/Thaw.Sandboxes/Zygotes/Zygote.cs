@@ -43,8 +43,8 @@ public sealed partial class Zygote : IDisposable
     /// <summary>False once the zygote died or was disposed: a new one must be started.</summary>
     public bool IsAlive => Connection.IsOpen && Volatile.Read(ref _disposed) == 0;
 
-    /// <summary>Path (inside the zygote's root) of the native helper, or null if it was not built.</summary>
-    public string? Helper { get; private init; }
+    /// <summary>Whether the zygote loaded libthawspawn (the exec runtime's fast path).</summary>
+    public bool HasNativeSpawn { get; private init; }
 
     /// <summary>Raised (on the connection's thread) when the zygote dies without being disposed.</summary>
     public event Action<Zygote>? Crashed;
@@ -66,8 +66,9 @@ public sealed partial class Zygote : IDisposable
         {
             cgroup = host.Cgroups.Claim();
             root = host.Roots.Claim(options.Directory);
-            string? helper = File.Exists(options.HelperPath) ? "/handler/" + Path.GetFileName(options.HelperPath) : null;
-            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, helper);
+            // Loaded before the zygote chroots, so the host path.
+            string? native = File.Exists(options.NativePath) ? options.NativePath : null;
+            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native);
             var psi = new ProcessStartInfo(options.Python)
             {
                 // -I: no user site or PYTHON* variables; -S: no site import (faster, nothing to find).
@@ -81,8 +82,8 @@ public sealed partial class Zygote : IDisposable
             ForwardStderr(process, logger);
             WaitUntilReady(process, options.StartTimeout);
             var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}");
-            var zygote = new Zygote(host, logger, process, netns, cgroup, root, connection) { Helper = helper };
-            Log.Started(logger, zygote.Pid, helper is not null);
+            var zygote = new Zygote(host, logger, process, netns, cgroup, root, connection) { HasNativeSpawn = native is not null };
+            Log.Started(logger, zygote.Pid, native is not null);
             return zygote;
         }
         catch

@@ -31,6 +31,9 @@ internal sealed class ZygoteRequest
     public IReadOnlyList<string>? Fds { get; init; }
 
     public int? Signal { get; init; }
+
+    /// <summary>thawd wrote the start byte before sending: the child will not block on start.</summary>
+    public bool? Prestarted { get; init; }
 }
 
 /// <summary>A reply or event from a zygote: hello, spawned, started, exit, error.</summary>

@@ -9,7 +9,7 @@ public sealed class ZygoteOptions
     /// </summary>
     public string Python { get; set; } = "/usr/bin/python3";
 
-    /// <summary>The folder holding zygote.py and thaw-init, bound read-only at the zygote's /handler.</summary>
+    /// <summary>The folder holding zygote.py and libthawspawn.so, bound read-only at the zygote's /handler.</summary>
     public string Directory { get; set; } = Path.Combine(AppContext.BaseDirectory, "zygote");
 
     /// <summary>How long a zygote may take to enter its sandbox and listen.</summary>
@@ -17,7 +17,8 @@ public sealed class ZygoteOptions
 
     public string ScriptPath => Path.Combine(Directory, "zygote.py");
 
-    public string HelperPath => Path.Combine(Directory, "thaw-init");
+    /// <summary>The exec runtime's native spawn (src/native/thaw-spawn.c); the zygote forks in Python without it.</summary>
+    public string NativePath => Path.Combine(Directory, "libthawspawn.so");
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming what is missing.</summary>
     public void Validate()

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Thaw.Cli.Bench.Startup;
+
+/// <summary>
+/// `runc run` of /bin/true in the busybox rootfs: runc's default spec (new pid, mount, ipc, uts and
+/// network namespaces; cgroups under /thawbench-runc), read-only root, one bundle per burst slot.
+/// </summary>
+internal sealed class RuncSystem : IStartupSystem
+{
+    private const string CgroupParent = "thawbench-runc";
+    private readonly string _runc;
+    private readonly string _dir;
+    private readonly string _state;
+    private long _next;
+
+    public RuncSystem(string dir, string rootfs, int slots, Action<string> say)
+    {
+        _runc = Commands.Require("runc", "runc", say);
+        _dir = dir;
+        _state = Path.Combine(dir, "state");
+        Directory.CreateDirectory(_state);
+        string template = Path.Combine(dir, "template");
+        Directory.CreateDirectory(template);
+        File.Delete(Path.Combine(template, "config.json"));
+        Commands.Run(_runc, ["spec", "--bundle", template]);
+        var spec = JsonNode.Parse(File.ReadAllText(Path.Combine(template, "config.json")))!;
+        spec["process"]!["terminal"] = false;
+        spec["process"]!["args"] = new JsonArray("/bin/true");
+        spec["root"] = new JsonObject { ["path"] = rootfs, ["readonly"] = true };
+        for (int i = 0; i < slots; i++)
+        {
+            string bundle = Bundle(i);
+            Directory.CreateDirectory(bundle);
+            spec["linux"]!["cgroupsPath"] = $"/{CgroupParent}/slot{i.ToString(CultureInfo.InvariantCulture)}";
+            File.WriteAllText(Path.Combine(bundle, "config.json"), spec.ToJsonString());
+        }
+    }
+
+    public string Name => "runc";
+
+    public double RunOnce(int slot)
+    {
+        string id = "thawbench-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
+        return Commands.Time(_runc, ["--root", _state, "run", "--bundle", Bundle(slot), id]);
+    }
+
+    public void Settle() => Thread.Sleep(50);
+
+    private string Bundle(int slot) => Path.Combine(_dir, "b" + slot.ToString(CultureInfo.InvariantCulture));
+
+    public void Dispose()
+    {
+        // Containers of an interrupted run, then runc's cgroup parent in every hierarchy.
+        try
+        {
+            foreach (var id in Commands.Run(_runc, ["--root", _state, "list", "-q"]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                Commands.Run(_runc, ["--root", _state, "delete", "--force", id]);
+        }
+        catch (InvalidOperationException) { }
+        CgroupLeftovers.Remove(CgroupParent);
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+/// <summary>Removes a peer's empty cgroup parent from every hierarchy (children first).</summary>
+internal static class CgroupLeftovers
+{
+    public static bool Exists(string parent) =>
+        Thaw.Linux.Cgroups.CgroupHierarchy.Detect().MountPaths.Any(m => Directory.Exists(Path.Combine(m, parent)));
+
+    public static void Remove(string parent)
+    {
+        foreach (var mount in Thaw.Linux.Cgroups.CgroupHierarchy.Detect().MountPaths)
+        {
+            var dir = new DirectoryInfo(Path.Combine(mount, parent));
+            if (!dir.Exists)
+                continue;
+            foreach (var child in dir.EnumerateDirectories("*", SearchOption.AllDirectories).OrderByDescending(d => d.FullName.Length))
+                TryRemove(child.FullName);
+            TryRemove(dir.FullName);
+        }
+    }
+
+    private static void TryRemove(string dir)
+    {
+        try { Directory.Delete(dir); }
+        catch (IOException) { }
+    }
+}

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Spectre.Console;
+using Thaw.Resources;
+using Thaw.Resources.Cgroups;
+using Thaw.Resources.Netns;
+using Thaw.Resources.Pooling;
+using Thaw.Resources.Roots;
+using Thaw.Sandboxes;
+
+namespace Thaw.Cli.Bench.Startup;
+
+internal sealed record StartupBenchOptions(
+    IReadOnlyList<int> Concurrency, IReadOnlyList<string> Baselines, int Samples, int PeerSamples,
+    string StateDir, bool StartDocker, bool Variants);
+
+/// <summary>One row of the JSON: {"system","concurrency","median_ms","p99_ms","wall_ms"} (+ samples).</summary>
+internal sealed record StartupResult(string System, int Concurrency, double MedianMs, double P99Ms, double WallMs, int Samples);
+
+internal sealed record StartupReport(IReadOnlyList<StartupResult> Results, IReadOnlyList<string> Notes, string Host, DateTime StartedUtc);
+
+/// <summary>
+/// `thaw bench startup`: request to a sandboxed /bin/true having exited, for bursts of N at once,
+/// Thaw against runc and Docker in one run, all starting the same busybox rootfs.
+/// </summary>
+internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole console)
+{
+    private readonly string _dir = Path.Combine(options.StateDir, "bench-startup");
+    private readonly List<StartupResult> _results = [];
+    private readonly List<string> _notes = [];
+
+    public StartupReport Run()
+    {
+        var started = DateTime.UtcNow;
+        Directory.CreateDirectory(_dir);
+        string rootfs = BusyboxRootfs.Create(Path.Combine(_dir, "rootfs"), Say);
+        int slots = options.Concurrency.Max();
+        using (var host = StartThaw(rootfs, slots))
+        {
+            var variants = new List<(string Name, SandboxOptions Options)> { ("thaw", new SandboxOptions()) };
+            if (options.Variants)
+            {
+                variants.Add(("thaw-fork", new SandboxOptions { Via = SpawnVia.Fork }));
+                variants.Add(("thaw-no-mntns", new SandboxOptions { MountNamespace = false }));
+            }
+            foreach (var (name, sandboxOptions) in variants)
+                Measure(() => new ThawSystem(name, host, sandboxOptions, NullLogger.Instance), options.Samples);
+        }
+        foreach (var baseline in options.Baselines)
+        {
+            Func<IStartupSystem> make = baseline switch
+            {
+                "runc" => () => new RuncSystem(Path.Combine(_dir, "runc"), rootfs, slots, Say),
+                "docker" => () => new DockerSystem(Path.Combine(_dir, "docker"), rootfs, options.StartDocker, Say),
+                _ => throw new ArgumentException($"--baseline: unknown system '{baseline}' (runc, docker or none)"),
+            };
+            Measure(make, options.PeerSamples);
+        }
+        Directory.Delete(_dir, recursive: true);
+        return new StartupReport(_results, _notes, Environment.MachineName, started);
+    }
+
+    private void Measure(Func<IStartupSystem> make, int samples)
+    {
+        IStartupSystem system;
+        try
+        {
+            system = make();
+        }
+        catch (InvalidOperationException e)
+        {
+            _notes.Add(e.Message);
+            console.MarkupLine($"[yellow]skipped:[/] {Markup.Escape(e.Message)}");
+            return;
+        }
+        using (system)
+        {
+            foreach (int c in options.Concurrency)
+                _results.Add(console.Status().Start($"{system.Name}: bursts of {c}", _ => MeasureBursts(system, c, samples)));
+        }
+    }
+
+    private static StartupResult MeasureBursts(IStartupSystem system, int concurrency, int samples)
+    {
+        system.Settle();
+        Burst.Run(concurrency, i => system.RunOnce(i)); // warm-up burst, not recorded
+        var latencies = new List<double>();
+        var walls = new List<double>();
+        int bursts = Math.Max(concurrency == 1 ? 10 : 2, (samples + concurrency - 1) / concurrency);
+        for (int b = 0; b < bursts; b++)
+        {
+            system.Settle();
+            var own = new double[concurrency];
+            var (_, wall) = Burst.Run(concurrency, i => own[i] = system.RunOnce(i));
+            latencies.AddRange(own);
+            walls.Add(wall);
+        }
+        latencies.Sort();
+        walls.Sort();
+        return new StartupResult(system.Name, concurrency, LatencyReservoir.Percentile(latencies, 0.5),
+            LatencyReservoir.Percentile(latencies, 0.99), LatencyReservoir.Percentile(walls, 0.5), latencies.Count);
+    }
+
+    private ResourceHost StartThaw(string rootfs, int slots)
+    {
+        var thaw = new ThawOptions
+        {
+            Name = "thawbs",
+            StateDir = Path.Combine(_dir, "thaw"),
+            // As deep as the largest burst (plus the zygotes'), so a burst claims from full pools.
+            Netns = new NetnsPoolOptions { Size = slots + 3 },
+            Cgroups = new CgroupPoolOptions { Size = slots + 3 },
+            Roots = new RootPoolOptions { Size = slots + 3, BaseRoot = rootfs, BaseDirs = ["bin", "etc"] },
+        };
+        var host = ResourceHost.Start(thaw, NullLogger.Instance);
+        foreach (var pool in host.Pools())
+            pool.WaitUntilFull(TimeSpan.FromSeconds(120));
+        return host;
+    }
+
+    private void Say(string message) => console.MarkupLine($"[grey]{Markup.Escape(message)}[/]");
+}
