@@ -69,7 +69,7 @@ public sealed class SandboxLog
             try
             {
                 int n;
-                while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false)) > 0)
+                while ((n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false)) > 0)
                 {
                     Append(buffer.AsSpan(0, n));
                     _sink?.Invoke(buffer.AsMemory(0, n));

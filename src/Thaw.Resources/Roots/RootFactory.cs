@@ -97,12 +97,26 @@ public sealed class RootFactory : IResourceFactory<SandboxRoot>
         while (Mounts.Unmount(root.HandlerDir)) { }
         while (Mounts.Unmount(root.PackagesDir)) { }
         root.CodeDir = null;
+        root.PackagesSource = null;
         // A new tmpfs rather than deleting files: nothing the last sandbox wrote (files, sockets, a
-        // full disk, changed modes) can survive, and it costs the same as an rm of one file.
-        Mounts.Unmount(root.TmpDir);
-        Mounts.Unmount(root.HostDir);
-        MountScratch(root);
+        // full disk) can survive, and it costs the same as an rm of one file. An empty scratch dir is
+        // kept as it is (the sandbox cannot change the mode of a root-owned 1777 dir): most sandboxes
+        // write nothing there, and an unmount plus a mount cost ~1 ms of CPU per dir on every recycle.
+        foreach (var (scratch, size) in new[] { (root.TmpDir, _options.TmpSizeBytes), (root.HostDir, _options.HostSizeBytes) })
+        {
+            if (IsEmpty(scratch))
+                continue;
+            Mounts.Unmount(scratch);
+            Mounts.Tmpfs(scratch, size, ScratchMode);
+        }
         return HasExpectedMounts(root);
+    }
+
+    private static bool IsEmpty(string dir)
+    {
+        try { return !Directory.EnumerateFileSystemEntries(dir).Any(); }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>Exactly the mounts Build made, the root and the base binds still read-only.</summary>
