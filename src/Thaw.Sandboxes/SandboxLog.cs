@@ -5,11 +5,15 @@ namespace Thaw.Sandboxes;
 
 /// <summary>
 /// One output stream of a sandbox (stdout or stderr), read from its socket as it comes and kept in a
-/// bounded ring: a chatty or hostile program cannot grow thawd's memory, the newest bytes win.
+/// bounded ring: a chatty or hostile program cannot grow thawd's memory, the newest bytes win. The
+/// ring starts small and grows up to the limit only as output arrives: most sandboxes print little,
+/// and zeroing a full-size ring for every sandbox was a measured share of thawd's CPU in bursts.
 /// </summary>
 public sealed class SandboxLog
 {
-    private readonly byte[] _ring;
+    private const int InitialBytes = 4096;
+    private readonly int _limit;
+    private byte[] _ring;
     private readonly Lock _lock = new();
     private readonly Action<ReadOnlyMemory<byte>>? _sink;
     private long _total;
@@ -17,7 +21,8 @@ public sealed class SandboxLog
 
     private SandboxLog(int limit, Action<ReadOnlyMemory<byte>>? sink)
     {
-        _ring = new byte[limit];
+        _limit = limit;
+        _ring = [];
         _sink = sink;
     }
 
@@ -30,7 +35,7 @@ public sealed class SandboxLog
         get { lock (_lock) return _total; }
     }
 
-    public long DroppedBytes => Math.Max(0, TotalBytes - _ring.Length);
+    public long DroppedBytes => Math.Max(0, TotalBytes - _limit);
 
     /// <summary>Starts reading <paramref name="socket"/> (owned from here on) into a new log.</summary>
     internal static SandboxLog Pump(Socket socket, int limit, Action<ReadOnlyMemory<byte>>? sink)
@@ -48,6 +53,8 @@ public sealed class SandboxLog
     {
         lock (_lock)
         {
+            if (_ring.Length < _limit)
+                return _ring.AsSpan(0, (int)_total).ToArray(); // not wrapped yet
             int kept = (int)Math.Min(_total, _ring.Length);
             var result = new byte[kept];
             int start = (int)((_total - kept) % _ring.Length);
@@ -65,7 +72,7 @@ public sealed class SandboxLog
     {
         using (socket)
         {
-            var buffer = new byte[16 * 1024];
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
             try
             {
                 int n;
@@ -79,6 +86,10 @@ public sealed class SandboxLog
             {
                 // A reset from the sandbox side, or Abort, ends the log like a close.
             }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 
@@ -86,6 +97,14 @@ public sealed class SandboxLog
     {
         lock (_lock)
         {
+            if (_ring.Length < _limit && _total + data.Length > _ring.Length)
+            {
+                // Grow (doubling, up to the limit) while nothing has wrapped: the bytes stay in place.
+                long needed = Math.Min(_limit, _total + data.Length);
+                var grown = new byte[(int)Math.Min(_limit, Math.Max(needed, Math.Max(InitialBytes, 2L * _ring.Length)))];
+                _ring.AsSpan(0, (int)_total).CopyTo(grown);
+                _ring = grown;
+            }
             if (data.Length > _ring.Length)
             {
                 // Only the tail can be kept; the skipped bytes still count.

@@ -22,6 +22,8 @@ internal sealed class ZygoteConnection : IDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<ZygoteMessage>> _replies = new();
     private readonly ConcurrentDictionary<string, IZygoteEvents> _sandboxes = new();
     private readonly Thread _reader;
+    // One buffer for the one reader thread: a fresh 64 KiB per message was most of thawd's memset time.
+    private readonly byte[] _receiveBuffer = new byte[MaxMessage];
     private volatile bool _closed;
 
     private ZygoteConnection(Socket socket, string name)
@@ -104,9 +106,8 @@ internal sealed class ZygoteConnection : IDisposable
 
     private ZygoteMessage? ReceiveOne()
     {
-        var buffer = new byte[MaxMessage];
-        int n = _socket.Receive(buffer);
-        return n == 0 ? null : JsonSerializer.Deserialize(buffer.AsSpan(0, n), ZygoteJson.Default.ZygoteMessage);
+        int n = _socket.Receive(_receiveBuffer);
+        return n == 0 ? null : JsonSerializer.Deserialize(_receiveBuffer.AsSpan(0, n), ZygoteJson.Default.ZygoteMessage);
     }
 
     private void ReadLoop()
