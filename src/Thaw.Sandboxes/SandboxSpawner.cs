@@ -144,8 +144,10 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             sandbox.Pid = await zygote.Connection.SpawnAsync(request, attached, sandbox).ConfigureAwait(false);
             sandbox.Timings.Spawned = System.Diagnostics.Stopwatch.GetTimestamp();
         }
-        catch (Exception e) when (e is ZygoteException or LinuxException or SocketException or ObjectDisposedException)
+        catch (Exception e)
         {
+            // Whatever failed (the zygote refused, died, or could not be restarted), nothing runs:
+            // every claimed resource goes back before the caller hears about it.
             await sandbox.Abandon(e.Message).ConfigureAwait(false);
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
         }

@@ -46,6 +46,58 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("'lots' is not a size", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_SIGKILLed_thaw_run_takes_its_zygote_and_sandbox_along_and_the_next_run_sweeps_the_rest()
+    {
+        using var first = Start("run", "--", "/bin/sh", "-c", "echo started; exec sleep 60");
+        string? line = await first.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("started", line);
+        var zygotes = ChildrenNamed(first.Id, "python3");
+        Assert.Single(zygotes);
+        int sleeper = Support.LeakCensus.Run("pgrep", "-f", "^sleep 60$").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Single();
+
+        first.Kill(); // SIGKILL: thawd's cleanup never runs
+        await first.WaitForExitAsync();
+
+        // The zygote sees its connection close, kills its sandboxes and exits.
+        await Support.Wait.UntilAsync(() => !Directory.Exists($"/proc/{zygotes[0]}") && !Runs(sleeper), TimeSpan.FromSeconds(20), "zygote and sandbox gone");
+        Assert.NotEmpty(Support.LeakCensus.MountsUnder(_stateDir)); // the pools' mounts stay until a sweep
+
+        var (code, stdout, _) = await Thaw("run", "--", "/bin/sh", "-c", "echo again");
+        Assert.Equal(0, code);
+        Assert.Equal("again\n", stdout);
+    }
+
+    private static List<int> ChildrenNamed(int parent, string name) =>
+        [.. Directory.GetDirectories("/proc").Select(d => Path.GetFileName(d)).Where(d => d.All(char.IsAsciiDigit)).Select(int.Parse)
+            .Where(pid => Stat(pid) is { } stat && stat.Comm == name && stat.Parent == parent)];
+
+    private static (string Comm, int Parent)? Stat(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            int open = stat.IndexOf('(', StringComparison.Ordinal), close = stat.LastIndexOf(')');
+            var fields = stat[(close + 2)..].Split(' ');
+            return (stat[(open + 1)..close], int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (IOException) { return null; }
+    }
+
+    private static bool Runs(int pid) => Stat(pid) is not null && File.ReadAllText($"/proc/{pid}/stat") is var s && s[(s.LastIndexOf(')') + 2)] is not ('Z' or 'X');
+
+    private Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "thaw.dll"));
+        psi.ArgumentList.Add(args[0]);
+        psi.ArgumentList.Add("--state-dir");
+        psi.ArgumentList.Add(_stateDir);
+        foreach (var a in args.Skip(1))
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
     private async Task<(int Code, string Stdout, string Stderr)> Thaw(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };

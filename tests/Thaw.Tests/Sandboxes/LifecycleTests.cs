@@ -98,6 +98,21 @@ public sealed class LifecycleTests(SandboxFixture fixture) : IClassFixture<Sandb
     }
 
     [Fact]
+    public void A_zygote_that_cannot_start_is_a_clear_error_and_claims_nothing()
+    {
+        long inUse = InUse();
+        var options = new SandboxOptions { Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { Python = "/no/python3" } };
+        var error = Assert.Throws<ArgumentException>(() => new SandboxSpawner(fixture.Host, options, TestInstance.Logger));
+        Assert.Contains("/no/python3 not found", error.Message, StringComparison.Ordinal);
+
+        // A python3 that exits at once (wrong interpreter): the start fails, the zygote's resources return.
+        options = new SandboxOptions { Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { Python = "/bin/false" } };
+        var failed = Assert.Throws<Thaw.Sandboxes.Zygotes.ZygoteException>(() => new SandboxSpawner(fixture.Host, options, TestInstance.Logger));
+        Assert.Contains("failed to start", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(inUse, InUse());
+    }
+
+    [Fact]
     public async Task Sandboxes_forked_from_the_python_zygote_behave_the_same()
     {
         await using var forking = new SandboxSpawner(fixture.Host, new SandboxOptions { Via = SpawnVia.Fork }, TestInstance.Logger);
