@@ -100,14 +100,7 @@ public sealed class RunCommandTests : IDisposable
 
     private async Task<(int Code, string Stdout, string Stderr)> Thaw(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "thaw.dll"));
-        psi.ArgumentList.Add(args[0]);
-        psi.ArgumentList.Add("--state-dir");
-        psi.ArgumentList.Add(_stateDir);
-        foreach (var a in args.Skip(1))
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
+        using var p = Start(args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
