@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Thaw.Linux;
 using Thaw.Linux.Files;
+using Thaw.Linux.Mounts;
 using Thaw.Linux.Sockets;
 using Thaw.Resources;
 using Thaw.Resources.Cgroups;
@@ -95,6 +96,10 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         try
         {
             fds.Add(FileDescriptors.OpenDirectory(root.Path));
+            // With a mount namespace, the root also goes as a detached copy of its mount tree, which
+            // the child attaches into a copy of the zygote's small namespace (not thawd's large one).
+            if (_options.MountNamespace)
+                fds.Add(Mounts.CloneTree(root.Path));
             var (stdoutHere, stdoutThere) = FdPassing.SocketPair(SocketType.Stream);
             var (stderrHere, stderrThere) = FdPassing.SocketPair(SocketType.Stream);
             var (startRead, startWrite) = FileDescriptors.Pipe();
@@ -134,9 +139,10 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Uid = _options.Uid,
             Gid = _options.Gid,
             Namespaces = _namespaces,
-            Fds = ["root", "netns", "stdin", "stdout", "stderr", "start", .. cgroup.ProcsFiles.Select(_ => "cgroup")],
+            Fds = [.. _options.MountNamespace ? ["root", "tree"] : new[] { "root" }, "netns", "stdin", "stdout", "stderr", "start", .. cgroup.ProcsFiles.Select(_ => "cgroup")],
         };
-        SafeFd[] attached = [fds[0], netns.Fd, _devNull, .. fds[1..]];
+        int roots = _options.MountNamespace ? 2 : 1;
+        SafeFd[] attached = [.. fds[..roots], netns.Fd, _devNull, .. fds[roots..]];
         _live[id] = sandbox;
         try
         {

@@ -25,13 +25,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
 #define EXIT_SETUP_FAILED 126
 #define EXIT_EXEC_FAILED 127
 #define STACK_SIZE (256 * 1024)
+#define ATTACH_POINT "/packages" /* see ATTACH_POINT in zygote.py */
 
 /* Mirrored by ThawSpawn in zygote.py: keep the two in the same order. */
 struct thaw_spawn {
-    int root, netns, in, out, err, status, start;
+    int root;        /* the root dir (chrooted into when there is no tree) */
+    int tree;        /* the root as a detached mount tree (open_tree), or -1 */
+    int netns, in, out, err, status, start;
     const int *cgroups;
     int ncgroups;
     int ns_flags;    /* CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, entered after the chroot */
@@ -80,9 +87,17 @@ static int child(void *arg) {
     sigprocmask(SIG_SETMASK, &s->mask, NULL);
 
     if (setns(s->netns, CLONE_NEWNET) < 0) FAIL(EXIT_SETUP_FAILED, "setns(netns)", NULL);
-    /* chroot before unshare(CLONE_NEWNS): see enter_sandbox in zygote.py. */
-    if (fchdir(s->root) < 0 || chroot(".") < 0) FAIL(EXIT_SETUP_FAILED, "chroot", NULL);
-    if (s->ns_flags && unshare(s->ns_flags) < 0) FAIL(EXIT_SETUP_FAILED, "unshare", NULL);
+    if (s->tree >= 0 && (s->ns_flags & CLONE_NEWNS)) {
+        /* The root tree attached into a copy of the zygote's small mount namespace: see enter_sandbox in zygote.py. */
+        if (unshare(s->ns_flags) < 0) FAIL(EXIT_SETUP_FAILED, "unshare", NULL);
+        if (syscall(SYS_move_mount, s->tree, "", AT_FDCWD, ATTACH_POINT, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            FAIL(EXIT_SETUP_FAILED, "move_mount(root)", NULL);
+        if (chdir(ATTACH_POINT) < 0 || chroot(".") < 0) FAIL(EXIT_SETUP_FAILED, "chroot", NULL);
+    } else {
+        /* chroot before unshare(CLONE_NEWNS): see enter_sandbox in zygote.py. */
+        if (fchdir(s->root) < 0 || chroot(".") < 0) FAIL(EXIT_SETUP_FAILED, "chroot", NULL);
+        if (s->ns_flags && unshare(s->ns_flags) < 0) FAIL(EXIT_SETUP_FAILED, "unshare", NULL);
+    }
     for (int i = 0; i < s->ncgroups; i++)
         if (write(s->cgroups[i], "0", 1) < 0) FAIL(EXIT_SETUP_FAILED, "join cgroup", NULL);
     if (s->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)

@@ -34,6 +34,13 @@ CLONE_NEWNET = 0x40000000
 NAMESPACES = {"mnt": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "pid": CLONE_NEWPID}
 
 PR_CAPBSET_DROP = 24
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MNT_DETACH = 2
+SYS_PIVOT_ROOT, SYS_MOVE_MOUNT = 155, 429
+AT_FDCWD, MOVE_MOUNT_F_EMPTY_PATH = -100, 0x4
+# Where a sandbox's root tree is attached in its copy of the zygote's mount namespace: an empty dir
+# every pooled root has and the zygote never uses.
+ATTACH_POINT = b"/packages"
 PR_SET_NO_NEW_PRIVS = 38
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -49,6 +56,8 @@ libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes
 libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 libc.unshare.argtypes = [ctypes.c_int]
+libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+libc.syscall.restype = ctypes.c_long
 
 
 def check(result, what):
@@ -76,7 +85,7 @@ class CapData(ctypes.Structure):
 
 class ThawSpawn(ctypes.Structure):
     """struct thaw_spawn of src/native/thaw-spawn.c, field for field."""
-    _fields_ = [("root", ctypes.c_int), ("netns", ctypes.c_int), ("stdin", ctypes.c_int), ("stdout", ctypes.c_int),
+    _fields_ = [("root", ctypes.c_int), ("tree", ctypes.c_int), ("netns", ctypes.c_int), ("stdin", ctypes.c_int), ("stdout", ctypes.c_int),
                 ("stderr", ctypes.c_int), ("status", ctypes.c_int), ("start", ctypes.c_int),
                 ("cgroups", ctypes.POINTER(ctypes.c_int)), ("ncgroups", ctypes.c_int), ("ns_flags", ctypes.c_int),
                 ("new_pid", ctypes.c_int), ("mount_proc", ctypes.c_int), ("vfork", ctypes.c_int),
@@ -99,17 +108,25 @@ def enter_sandbox(req, fds, status_w):
     children before forking): enter the netns, root, other namespaces and cgroup, then exec."""
     namespaces = req.get("namespaces", [])
     check(libc.setns(fds["netns"], CLONE_NEWNET), "setns(netns)")
-    # chroot before unshare(CLONE_NEWNS): the root fd names a mount of thawd's mount namespace, and
-    # only the process's own root and cwd are moved to the copies in a new one. Chrooted after the
-    # unshare, the sandbox's root would stay a foreign mount and mounting its /proc fails (EINVAL).
-    os.fchdir(fds["root"])
-    os.chroot(".")
     flags = 0
     for name in namespaces:
         if name != "pid":
             flags |= NAMESPACES[name]
-    if flags:
+    if "tree" in fds and flags & CLONE_NEWNS:
+        # The root as a detached mount tree (open_tree by thawd), attached into this sandbox's copy of
+        # the zygote's small mount namespace: nothing of thawd's mount table is copied or torn down.
         check(libc.unshare(flags), "unshare(" + ",".join(n for n in namespaces if n != "pid") + ")")
+        check(libc.syscall(SYS_MOVE_MOUNT, fds["tree"], b"", AT_FDCWD, ATTACH_POINT, MOVE_MOUNT_F_EMPTY_PATH), "move_mount(root)")
+        os.chdir(ATTACH_POINT)
+        os.chroot(".")
+    else:
+        # chroot before unshare(CLONE_NEWNS): the root fd names a mount of thawd's mount namespace, and
+        # only the process's own root and cwd are moved to the copies in a new one. Chrooted after the
+        # unshare, the sandbox's root would stay a foreign mount and mounting /proc fails (EINVAL).
+        os.fchdir(fds["root"])
+        os.chroot(".")
+        if flags:
+            check(libc.unshare(flags), "unshare(" + ",".join(n for n in namespaces if n != "pid") + ")")
     # "0" is the writer itself, whatever pid namespace it is in; the fds were opened by thawd.
     for fd in fds["cgroup"]:
         os.write(fd, b"0")
@@ -264,7 +281,7 @@ class Zygote:
         for name, fd in zip(names, fds):
             if name == "cgroup":
                 named["cgroup"].append(fd)
-            elif name in ("root", "netns", "stdin", "stdout", "stderr", "start"):
+            elif name in ("root", "tree", "netns", "stdin", "stdout", "stderr", "start"):
                 named[name] = fd
             else:
                 raise ValueError(f"unknown fd name {name!r}")
@@ -303,7 +320,7 @@ class Zygote:
         env = [f"{k}={v}".encode() for k, v in req.get("env", {}).items()]
         cgroups = named["cgroup"]
         spec = ThawSpawn(
-            root=named["root"], netns=named["netns"], stdin=named["stdin"], stdout=named["stdout"],
+            root=named["root"], tree=named.get("tree", -1), netns=named["netns"], stdin=named["stdin"], stdout=named["stdout"],
             stderr=named["stderr"], status=status_w, start=named.get("start", -1),
             cgroups=(ctypes.c_int * max(1, len(cgroups)))(*cgroups), ncgroups=len(cgroups),
             ns_flags=sum(NAMESPACES[n] for n in namespaces if n != "pid"), new_pid=int("pid" in namespaces),
@@ -336,7 +353,7 @@ class Zygote:
             try:
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                keep = [status_w, named["root"], named["netns"], named["stdin"], named["stdout"],
+                keep = [status_w, named["root"], named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
                         named["stderr"], named.get("start", -1), *named["cgroup"]]
                 close_all_but(0, 1, 2, *keep)
                 enter_sandbox(req, named, status_w)
@@ -420,6 +437,25 @@ class Zygote:
                 return
 
 
+def enter_own_root(root):
+    """A mount namespace holding only the zygote's root (a handful of mounts), pivoted into.
+
+    Every sandbox's mount namespace is a copy of this one, so its cost no longer grows with thawd's
+    mount table (each pooled root and netns adds mounts there). If pivot_root is refused (a root on
+    initramfs), a chroot in thawd's namespace still works: sandboxes then copy that one.
+    """
+    try:
+        check(libc.unshare(CLONE_NEWNS), "unshare(mnt)")
+        check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        os.chdir(root)
+        # pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new.
+        check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+        check(libc.umount2(b".", MNT_DETACH), "umount old root")
+    except OSError as e:
+        print(f"zygote: {e}; chrooting in thawd's mount namespace instead", file=sys.stderr, flush=True)
+        os.chroot(root)
+
+
 def boot(config):
     """Enter the zygote's own lean sandbox, then serve the one connection thawd makes."""
     for path in config.get("cgroup_procs", []):
@@ -438,7 +474,7 @@ def boot(config):
         native.thaw_spawn.argtypes = [ctypes.POINTER(ThawSpawn)]
         native.thaw_spawn.restype = ctypes.c_int
     if config.get("root"):
-        os.chroot(config["root"])
+        enter_own_root(config["root"])
     os.chdir("/")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(config["socket"])

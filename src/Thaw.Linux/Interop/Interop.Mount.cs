@@ -23,4 +23,13 @@ internal static partial class Interop
 
     [LibraryImport(Libraries.Libc, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Umount2(string target, int flags);
+
+    // open_tree(2), Linux 5.2+: glibc 2.36 has no wrapper, so through syscall(2).
+    internal const long SYS_open_tree = 428;
+    internal const uint OPEN_TREE_CLONE = 1;
+    internal const uint OPEN_TREE_CLOEXEC = 0x80000;
+    internal const uint AT_RECURSIVE = 0x8000;
+
+    [LibraryImport(Libraries.Libc, EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int OpenTree(long number, int dirFd, string path, uint flags);
 }

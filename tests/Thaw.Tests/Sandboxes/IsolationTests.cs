@@ -17,6 +17,20 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
     }
 
     [Fact]
+    public async Task Its_mount_namespace_holds_its_root_and_proc_only()
+    {
+        // Attached as a detached tree into a copy of the zygote's namespace: none of thawd's mounts
+        // (every pooled root and namespace pin) are copied into it.
+        string output = await fixture.ShellAsync("cut -d' ' -f5 /proc/self/mountinfo");
+        var mounts = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("/", mounts);
+        Assert.Contains("/proc", mounts);
+        Assert.Contains("/usr", mounts);
+        Assert.InRange(mounts.Length, 4, 10);
+        Assert.True(File.ReadAllLines("/proc/self/mountinfo").Length > mounts.Length + 10, "thawd's namespace has the pools' mounts");
+    }
+
+    [Fact]
     public async Task Sees_no_host_network()
     {
         string output = await fixture.ShellAsync("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '");
