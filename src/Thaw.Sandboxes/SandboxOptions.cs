@@ -11,8 +11,9 @@ public sealed class SandboxOptions
     public int Gid { get; set; } = 65534;
 
     /// <summary>
-    /// A mount namespace per sandbox, for a /proc of its own. Measured: +0.2–0.3 ms per start here
-    /// (docs/benchmarks.md), the price of a /proc that shows only the sandbox's processes.
+    /// A mount namespace per sandbox (a copy of the zygote's small one, with the root attached as a
+    /// detached tree), for a /proc of its own that shows only the sandbox's processes. Measured in
+    /// docs/benchmarks.md: about +1.5 ms per start and a third more wall time in bursts here.
     /// </summary>
     public bool MountNamespace { get; set; } = true;
 
