@@ -70,6 +70,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         long requested = System.Diagnostics.Stopwatch.GetTimestamp();
         spec.Validate();
         var netnsPool = NetnsPoolFor(spec.Network);
+        // Before anything is claimed: a dead zygote is replaced here, and if that fails nothing is held.
+        var zygote = CurrentZygote();
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // 1–3. Pool pops: a network namespace, a cgroup with the sandbox's limits, a root with the code.
@@ -105,7 +107,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             var (startRead, startWrite) = FileDescriptors.Pipe();
             fds.AddRange([stdoutThere, stderrThere, startRead]);
             fds.AddRange(cgroup.ProcsFiles.Select(FileDescriptors.OpenWrite));
-            sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, _zygote.Connection, startWrite,
+            sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
             sandbox.Timings.Requested = requested;
@@ -146,13 +148,12 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         _live[id] = sandbox;
         try
         {
-            var zygote = CurrentZygote();
             sandbox.Pid = await zygote.Connection.SpawnAsync(request, attached, sandbox).ConfigureAwait(false);
             sandbox.Timings.Spawned = System.Diagnostics.Stopwatch.GetTimestamp();
         }
         catch (Exception e)
         {
-            // Whatever failed (the zygote refused, died, or could not be restarted), nothing runs:
+            // Whatever failed (the zygote refused the request or died meanwhile), nothing runs:
             // every claimed resource goes back before the caller hears about it.
             await sandbox.Abandon(e.Message).ConfigureAwait(false);
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
