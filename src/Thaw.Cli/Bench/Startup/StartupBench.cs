@@ -45,6 +45,9 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             foreach (var (name, sandboxOptions) in variants)
                 Measure(() => new ThawSystem(name, host, sandboxOptions, NullLogger.Instance), options.Samples);
         }
+        foreach (int c in options.Concurrency)
+            if (console.Status().Start($"floor: bursts of {c}", _ => StartupFloor.Measure(c, options.Samples, rootfs)) is { } floor)
+                _results.Add(floor);
         foreach (var baseline in options.Baselines)
         {
             Func<IStartupSystem> make = baseline switch

@@ -18,6 +18,8 @@ internal static class StartupReportWriter
             table.AddRow(r.System, I(r.Concurrency), F(r.MedianMs), F(r.P99Ms), F(r.WallMs), I(r.Samples), ratio);
         }
         console.Write(table);
+        if (report.Results.Any(r => r.System == "floor"))
+            console.MarkupLine("floor: fork + new pid, ipc, uts namespaces + fork + exec of the same /bin/true, no server, netns, cgroup or root (src/native/startup-floor.c): the least a sandbox start costs on this machine.");
         foreach (var note in report.Notes)
             console.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
     }
