@@ -75,17 +75,9 @@ static void close_all_but(int a, int b) {
     syscall(SYS_close_range, next, ~0U, 0);
 }
 
-static int child(void *arg) {
-    const struct thaw_spawn *s = arg;
-    /* Handlers are the zygote's (Python's): reset them before anything can deliver a signal. */
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction old;
-        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN && old.sa_handler != SIG_DFL)
-            sigaction(sig, &dfl, NULL);
-    }
-    sigprocmask(SIG_SETMASK, &s->mask, NULL);
-
+/* Everything between "born" and "exec": namespaces, root, cgroup, /proc, hostname, stdio, fds,
+   privileges, working dir, the wait for start. Exits (reporting on the status pipe) on failure. */
+static void enter(const struct thaw_spawn *s) {
     if (setns(s->netns, CLONE_NEWNET) < 0) FAIL(EXIT_SETUP_FAILED, "setns(netns)", NULL);
     if (s->tree >= 0 && (s->ns_flags & CLONE_NEWNS)) {
         /* The root tree attached into a copy of the zygote's small mount namespace: see enter_sandbox in zygote.py. */
@@ -129,9 +121,30 @@ static int child(void *arg) {
             _exit(0); /* thawd closed start without starting: deleted while created */
         close(s->start);
     }
+}
+
+static int child(void *arg) {
+    const struct thaw_spawn *s = arg;
+    /* Handlers are the zygote's (Python's): reset them before anything can deliver a signal. */
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN && old.sa_handler != SIG_DFL)
+            sigaction(sig, &dfl, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &s->mask, NULL);
+    enter(s);
     if (write(s->status, "exec\n", 5) < 0) _exit(EXIT_SETUP_FAILED);
     execvpe(s->argv[0], s->argv, s->envp);
     FAIL(EXIT_EXEC_FAILED, "cannot execute", s->argv[0]);
+}
+
+
+/* For a child the zygote forked itself (os.fork): the same entry, in C, so the Python child runs
+   almost no Python between fork and exec (every object it touches is a copy-on-write fault). */
+int thaw_enter(struct thaw_spawn *s) {
+    enter(s);
+    return 0;
 }
 
 /* Returns the child's pid (in the caller's pid namespace), or -errno if it could not be cloned. */

@@ -146,6 +146,10 @@ def enter_sandbox(req, fds, status_w):
         if os.read(start, 1) != b"s":
             os._exit(0)
         os.close(start)
+    exec_program(req, status_w)
+
+
+def exec_program(req, status_w):
     argv = req["argv"]
     os.write(status_w, b"exec\n")
     try:
@@ -188,6 +192,27 @@ def report_error(status_w, message):
 # ---------------------------------------------------------------------------------------------
 # The zygote: receives requests, forks, reaps, reports.
 # ---------------------------------------------------------------------------------------------
+
+def native_spec(req, named, status_w):
+    """struct thaw_spawn for a request; the arrays it points to are kept alive on the struct."""
+    namespaces = req.get("namespaces", [])
+    argv = [a.encode() for a in req["argv"]]
+    env = [f"{k}={v}".encode() for k, v in req.get("env", {}).items()]
+    cgroups = named["cgroup"]
+    arrays = ((ctypes.c_int * max(1, len(cgroups)))(*cgroups),
+              (ctypes.c_char_p * (len(argv) + 1))(*argv, None), (ctypes.c_char_p * (len(env) + 1))(*env, None))
+    spec = ThawSpawn(
+        root=named["root"], tree=named.get("tree", -1), netns=named["netns"], stdin=named["stdin"],
+        stdout=named["stdout"], stderr=named["stderr"], status=status_w, start=named.get("start", -1),
+        cgroups=arrays[0], ncgroups=len(cgroups),
+        ns_flags=sum(NAMESPACES[n] for n in namespaces if n != "pid"),
+        mount_proc=int("mnt" in namespaces and "pid" in namespaces),
+        uid=int(req.get("uid", 65534)), gid=int(req.get("gid", 65534)),
+        hostname=req.get("hostname", "thaw").encode(), cwd=req.get("cwd", "/").encode(),
+        argv=arrays[1], envp=arrays[2])
+    spec._arrays = arrays
+    return spec
+
 
 class Sandbox:
     __slots__ = ("id", "pid", "status_r", "buffer", "error", "exited", "exec_seen", "started")
@@ -316,20 +341,10 @@ class Zygote:
         if self.native is None:
             raise ValueError("this zygote was started without libthawspawn")
         namespaces = req.get("namespaces", [])
-        argv = [a.encode() for a in req["argv"]]
-        env = [f"{k}={v}".encode() for k, v in req.get("env", {}).items()]
-        cgroups = named["cgroup"]
-        spec = ThawSpawn(
-            root=named["root"], tree=named.get("tree", -1), netns=named["netns"], stdin=named["stdin"], stdout=named["stdout"],
-            stderr=named["stderr"], status=status_w, start=named.get("start", -1),
-            cgroups=(ctypes.c_int * max(1, len(cgroups)))(*cgroups), ncgroups=len(cgroups),
-            ns_flags=sum(NAMESPACES[n] for n in namespaces if n != "pid"), new_pid=int("pid" in namespaces),
-            mount_proc=int("mnt" in namespaces and "pid" in namespaces),
-            # vfork only if the child will not block on start: the zygote waits until it execs.
-            vfork=int("start" not in named or bool(req.get("prestarted"))),
-            uid=int(req.get("uid", 65534)), gid=int(req.get("gid", 65534)),
-            hostname=req.get("hostname", "thaw").encode(), cwd=req.get("cwd", "/").encode(),
-            argv=(ctypes.c_char_p * (len(argv) + 1))(*argv, None), envp=(ctypes.c_char_p * (len(env) + 1))(*env, None))
+        spec = native_spec(req, named, status_w)
+        # vfork only if the child will not block on start: the zygote waits until it execs.
+        spec.vfork = int("start" not in named or bool(req.get("prestarted")))
+        spec.new_pid = int("pid" in namespaces)
         pid = self.native.thaw_spawn(ctypes.byref(spec))
         if pid < 0:
             raise OSError(-pid, f"clone: {os.strerror(-pid)}")
@@ -348,11 +363,16 @@ class Zygote:
                 check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
 
     def fork(self, req, named, status_w):
+        # Built before the fork: in the child every Python object touched is a copy-on-write fault.
+        spec = native_spec(req, named, status_w) if self.native is not None else None
         pid = os.fork()
         if pid == 0:
             try:
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                if spec is not None:
+                    self.native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
+                    exec_program(req, status_w)
                 keep = [status_w, named["root"], named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
                         named["stderr"], named.get("start", -1), *named["cgroup"]]
                 close_all_but(0, 1, 2, *keep)
@@ -473,6 +493,8 @@ def boot(config):
         native = ctypes.CDLL(config["native"])
         native.thaw_spawn.argtypes = [ctypes.POINTER(ThawSpawn)]
         native.thaw_spawn.restype = ctypes.c_int
+        native.thaw_enter.argtypes = [ctypes.POINTER(ThawSpawn)]
+        native.thaw_enter.restype = ctypes.c_int
     if config.get("root"):
         enter_own_root(config["root"])
     os.chdir("/")

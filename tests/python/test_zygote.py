@@ -95,8 +95,9 @@ def read_all(fd):
 
 
 class ZygoteTests(unittest.TestCase):
-    """Sandboxes forked by the zygote itself (the Python runtime's path)."""
+    """Sandboxes forked by the zygote itself (the Python runtime's path), entered by libthawspawn's C code."""
     via = "fork"
+    use_native = True
 
     @classmethod
     def setUpClass(cls):
@@ -109,7 +110,7 @@ class ZygoteTests(unittest.TestCase):
         os.rmdir(cls.build_dir)
 
     def setUp(self):
-        self.z = ZygoteClient(self.native, self.via)
+        self.z = ZygoteClient(self.native if self.use_native else None, self.via)
         self.z.send({"op": "hello", "version": 1})
         hello = self.z.receive()
         self.assertEqual("hello", hello["op"])
@@ -219,6 +220,11 @@ class ZygoteTests(unittest.TestCase):
         # Some tests close the zygote themselves.
         if self.z is not None:
             self.z.close()
+
+
+class PythonEntryTests(ZygoteTests):
+    """Forked and entered in Python only: the zygote's fallback when libthawspawn is missing."""
+    use_native = False
 
 
 class NativeSpawnTests(ZygoteTests):
