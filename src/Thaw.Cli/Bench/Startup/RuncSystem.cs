@@ -64,15 +64,17 @@ internal sealed class RuncSystem : IStartupSystem
     }
 }
 
-/// <summary>Removes a peer's empty cgroup parent from every hierarchy (children first).</summary>
+/// <summary>
+/// Removes a peer's empty cgroup parent (children first) from every cgroup mount, the named ones
+/// too: runc and dockerd also make their cgroups in v1's name=systemd hierarchy.
+/// </summary>
 internal static class CgroupLeftovers
 {
-    public static bool Exists(string parent) =>
-        Thaw.Linux.Cgroups.CgroupHierarchy.Detect().MountPaths.Any(m => Directory.Exists(Path.Combine(m, parent)));
+    public static bool Exists(string parent) => Mounts().Any(m => Directory.Exists(Path.Combine(m, parent)));
 
     public static void Remove(string parent)
     {
-        foreach (var mount in Thaw.Linux.Cgroups.CgroupHierarchy.Detect().MountPaths)
+        foreach (var mount in Mounts())
         {
             var dir = new DirectoryInfo(Path.Combine(mount, parent));
             if (!dir.Exists)
@@ -82,6 +84,9 @@ internal static class CgroupLeftovers
             TryRemove(dir.FullName);
         }
     }
+
+    private static IEnumerable<string> Mounts() =>
+        Thaw.Linux.Mounts.MountTable.Read().Entries.Where(e => e.FsType is "cgroup" or "cgroup2").Select(e => e.MountPoint).Distinct();
 
     private static void TryRemove(string dir)
     {
