@@ -27,7 +27,7 @@ internal static class RunCommand
     private static readonly Option<string[]> Env = new("--env", "-e") { Description = "KEY=VALUE added to the environment (repeatable).", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string?> Cwd = new("--cwd") { Description = "Working directory inside the sandbox." };
     private static readonly Option<string> Hostname = new("--hostname") { Description = "The sandbox's hostname.", DefaultValueFactory = _ => "thaw" };
-    private static readonly Option<string> Via = new("--via") { Description = "How the sandbox is made: helper (native thaw-init, default) or fork (fork the Python zygote).", DefaultValueFactory = _ => "helper" };
+    private static readonly Option<string> Via = new("--via") { Description = "How the sandbox is made: helper (libthawspawn's vfork-style clone, all setup in C; default) or fork (the Python zygote forks itself, as for Python functions).", DefaultValueFactory = _ => "helper" };
     private static readonly Option<string> StateDir = new("--state-dir") { Description = "Parent of the per-slot state dirs.", DefaultValueFactory = _ => "/var/lib/thaw/run" };
     private static readonly Argument<string[]> Program = new("command") { Description = "The program and its arguments (after --).", Arity = ArgumentArity.OneOrMore };
 
