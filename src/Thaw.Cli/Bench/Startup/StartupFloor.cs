@@ -4,9 +4,10 @@ using Thaw.Resources.Pooling;
 namespace Thaw.Cli.Bench.Startup;
 
 /// <summary>
-/// The least a sandbox start costs on this machine (src/native/startup-floor.c): fork, new pid, ipc
-/// and uts namespaces, fork pid 1, exec the same busybox /bin/true, reap; no server, no network
-/// namespace, cgroup or root. Reported beside the systems so absolute targets can be judged.
+/// The least a sandbox start costs on this machine (src/native/startup-floor.c): one vfork-style
+/// clone into new pid, ipc and uts namespaces, exec the same busybox /bin/true, reap; no server, no
+/// network namespace, cgroup, root or mount namespace. Reported beside the systems so absolute
+/// targets can be judged.
 /// </summary>
 internal static class StartupFloor
 {

@@ -19,7 +19,7 @@ internal static class StartupReportWriter
         }
         console.Write(table);
         if (report.Results.Any(r => r.System == "floor"))
-            console.MarkupLine("floor: fork + new pid, ipc, uts namespaces + fork + exec of the same /bin/true, no server, netns, cgroup or root (src/native/startup-floor.c): the least a sandbox start costs on this machine.");
+            console.MarkupLine("floor: one vfork-style clone into new pid, ipc and uts namespaces + exec of the same /bin/true; no server, netns, cgroup, root or mount namespace (src/native/startup-floor.c): the least a sandbox start costs on this machine.");
         foreach (var note in report.Notes)
             console.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
     }
