@@ -23,7 +23,6 @@ public sealed partial class Sandbox : IZygoteEvents
     private readonly ZygoteConnection _zygote;
     private readonly ILogger _logger;
     private readonly Action<Sandbox> _stopped;
-    private readonly long _oomBaseline;
     private readonly TaskCompletionSource<SandboxExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private SafeFd? _start;
@@ -47,7 +46,6 @@ public sealed partial class Sandbox : IZygoteEvents
         Stdout = stdout;
         Stderr = stderr;
         _logger = logger;
-        _oomBaseline = cgroup.OomKills();
     }
 
     public string Id { get; }
@@ -165,7 +163,7 @@ public sealed partial class Sandbox : IZygoteEvents
                 if (unreaped)
                 {
                     // Nobody reaped it: its processes may still run. Kill them before saying it exited.
-                    Cgroup.KillProcesses();
+                    Cgroup.KillAll();
                 }
                 // Every writer is dead once pid 1 of the namespace is: the logs end promptly.
                 await Task.WhenAll(Stdout.Completion, Stderr.Completion).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -187,7 +185,7 @@ public sealed partial class Sandbox : IZygoteEvents
 
     private bool TryReadOom()
     {
-        try { return Cgroup.OomKills() > _oomBaseline; }
+        try { return Cgroup.OomKilledSinceClaim(); }
         catch (IOException) { return false; }
     }
 

@@ -13,7 +13,7 @@ public sealed class SandboxOptions
     /// <summary>
     /// A mount namespace per sandbox (a copy of the zygote's small one, with the root attached as a
     /// detached tree), for a /proc of its own that shows only the sandbox's processes. Measured in
-    /// docs/benchmarks.md: about +1.5 ms per start and a third more wall time in bursts here.
+    /// docs/benchmarks.md: about +0.4–0.8 ms per start and 10–15 % more wall time in bursts here.
     /// </summary>
     public bool MountNamespace { get; set; } = true;
 

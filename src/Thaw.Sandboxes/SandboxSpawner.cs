@@ -92,21 +92,26 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
 
         long claimed = System.Diagnostics.Stopwatch.GetTimestamp();
 
-        // 4. The descriptors the child receives; thawd keeps the other ends (output, start).
-        var fds = new List<SafeFd>();
+        // 4. The descriptors the child receives, each named as PROTOCOL.md says; thawd keeps the
+        // other ends (output, start). "owned" ones were opened for this sandbox and close after sending.
+        var sent = new List<(string Name, SafeFd Fd, bool Owned)>();
         Sandbox sandbox;
         try
         {
-            fds.Add(FileDescriptors.OpenDirectory(root.Path));
-            // With a mount namespace, the root also goes as a detached copy of its mount tree, which
-            // the child attaches into a copy of the zygote's small namespace (not thawd's large one).
-            if (_options.MountNamespace)
-                fds.Add(Mounts.CloneTree(root.Path));
+            // One root: with a mount namespace, a detached copy of its mount tree, which the child
+            // attaches into a copy of the zygote's small namespace (not thawd's large one); without,
+            // the dir to chroot into.
+            sent.Add(_options.MountNamespace ? ("tree", Mounts.CloneTree(root.Path), true) : ("root", FileDescriptors.OpenDirectory(root.Path), true));
+            sent.Add(("netns", netns.Fd, false));
+            sent.Add(("stdin", _devNull, false));
             var (stdoutHere, stdoutThere) = FdPassing.SocketPair(SocketType.Stream);
+            sent.Add(("stdout", stdoutThere, true));
             var (stderrHere, stderrThere) = FdPassing.SocketPair(SocketType.Stream);
+            sent.Add(("stderr", stderrThere, true));
             var (startRead, startWrite) = FileDescriptors.Pipe();
-            fds.AddRange([stdoutThere, stderrThere, startRead]);
-            fds.AddRange(cgroup.ProcsFiles.Select(FileDescriptors.OpenWrite));
+            sent.Add(("start", startRead, true));
+            foreach (var procs in cgroup.ProcsFiles)
+                sent.Add(("cgroup", FileDescriptors.OpenWrite(procs), true));
             sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
@@ -115,7 +120,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         }
         catch
         {
-            foreach (var fd in fds) fd.Dispose();
+            CloseOwned(sent);
             _host.Roots.Release(root);
             _host.Cgroups.Release(cgroup);
             netnsPool.Release(netns);
@@ -141,15 +146,12 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Uid = _options.Uid,
             Gid = _options.Gid,
             Namespaces = _namespaces,
-            Fds = [.. _options.MountNamespace ? ["root", "tree"] : new[] { "root" }, "netns", "stdin", "stdout", "stderr", "start", .. cgroup.ProcsFiles.Select(_ => "cgroup")],
+            Fds = [.. sent.Select(f => f.Name)],
         };
-        int roots = _options.MountNamespace ? 2 : 1;
-        SafeFd[] attached = [.. fds[..roots], netns.Fd, _devNull, .. fds[roots..]];
         _live[id] = sandbox;
         try
         {
-            sandbox.Pid = await zygote.Connection.SpawnAsync(request, attached, sandbox).ConfigureAwait(false);
-            sandbox.Timings.Spawned = System.Diagnostics.Stopwatch.GetTimestamp();
+            sandbox.Pid = await zygote.Connection.SpawnAsync(request, [.. sent.Select(f => f.Fd)], sandbox).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -161,7 +163,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         finally
         {
             // The child has its copies; these were only for sending.
-            foreach (var fd in fds) fd.Dispose();
+            CloseOwned(sent);
         }
         sandbox.MarkCreated();
         return sandbox;
@@ -174,6 +176,13 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             ?? throw new ArgumentException("bridge networking is not enabled on this instance (enable the bridge pool)"),
         _ => throw new ArgumentOutOfRangeException(nameof(network), network, null),
     };
+
+    private static void CloseOwned(List<(string Name, SafeFd Fd, bool Owned)> sent)
+    {
+        foreach (var (_, fd, owned) in sent)
+            if (owned)
+                fd.Dispose();
+    }
 
     private static Socket ToSocket(SafeFd fd)
     {

@@ -8,8 +8,9 @@
  * posix_spawn and dotnet's pal_process.c: all signals blocked around the clone, handlers reset in
  * the child, only syscalls and async-signal-safe calls between clone and execve.
  *
- * The child is born pid 1 of a new pid namespace (CLONE_NEWPID), enters the netns, chroots, unshares
- * the rest, joins the cgroup, mounts /proc, sets the hostname and stdio, drops every privilege,
+ * The child is born pid 1 of a new pid namespace (CLONE_NEWPID), enters the netns, unshares the
+ * rest, attaches its root tree and chroots there (or chroots into a root dir without a mount
+ * namespace), joins the cgroup, mounts /proc, sets the hostname and stdio, drops every privilege,
  * waits for start and execs; its status pipe gets the lines PROTOCOL.md describes.
  */
 #define _GNU_SOURCE

@@ -202,7 +202,7 @@ def native_spec(req, named, status_w):
     arrays = ((ctypes.c_int * max(1, len(cgroups)))(*cgroups),
               (ctypes.c_char_p * (len(argv) + 1))(*argv, None), (ctypes.c_char_p * (len(env) + 1))(*env, None))
     spec = ThawSpawn(
-        root=named["root"], tree=named.get("tree", -1), netns=named["netns"], stdin=named["stdin"],
+        root=named.get("root", -1), tree=named.get("tree", -1), netns=named["netns"], stdin=named["stdin"],
         stdout=named["stdout"], stderr=named["stderr"], status=status_w, start=named.get("start", -1),
         cgroups=arrays[0], ncgroups=len(cgroups),
         ns_flags=sum(NAMESPACES[n] for n in namespaces if n != "pid"),
@@ -310,7 +310,11 @@ class Zygote:
                 named[name] = fd
             else:
                 raise ValueError(f"unknown fd name {name!r}")
-        for required in ("root", "netns", "stdin", "stdout", "stderr"):
+        if ("root" in named) == ("tree" in named):
+            raise ValueError("spawn needs a root fd or a tree fd (exactly one)")
+        if "tree" in named and "mnt" not in req.get("namespaces", []):
+            raise ValueError("a tree fd needs the mnt namespace to be attached in")
+        for required in ("netns", "stdin", "stdout", "stderr"):
             if required not in named:
                 raise ValueError(f"spawn needs a {required} fd")
         unknown = [n for n in req.get("namespaces", []) if n not in NAMESPACES]
@@ -373,7 +377,7 @@ class Zygote:
                 if spec is not None:
                     self.native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
                     exec_program(req, status_w)
-                keep = [status_w, named["root"], named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
+                keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
                         named["stderr"], named.get("start", -1), *named["cgroup"]]
                 close_all_but(0, 1, 2, *keep)
                 enter_sandbox(req, named, status_w)

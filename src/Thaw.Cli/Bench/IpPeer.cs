@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Thaw.Cli.Bench;
 
 /// <summary>
@@ -47,18 +45,7 @@ internal sealed class IpPeer : IDisposable
             + $" for l in $(ip -o link show | awk -F': ' '{{print $2}}' | cut -d@ -f1 | grep '^{Prefix}'); do ip link del $l; done; true");
     }
 
-    private static void Sh(string script)
-    {
-        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardError = true, RedirectStandardOutput = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
-        using var p = Process.Start(psi)!;
-        string err = p.StandardError.ReadToEnd();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"ip peer failed ({p.ExitCode}): {script}\n{err}");
-    }
+    private static void Sh(string script) => PeerCommands.Run("/bin/sh", ["-c", script]);
 
     public void Dispose() => Sweep();
 }

@@ -6,7 +6,4 @@ internal static partial class Interop
 {
     [LibraryImport(Libraries.Libc, EntryPoint = "pipe2", SetLastError = true)]
     internal static unsafe partial int Pipe2(int* fds, int flags);
-
-    [LibraryImport(Libraries.Libc, EntryPoint = "read", SetLastError = true)]
-    internal static unsafe partial nint Read(int fd, byte* buffer, nint count);
 }

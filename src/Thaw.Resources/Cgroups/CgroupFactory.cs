@@ -37,6 +37,7 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
         if (!item.KillAll())
             return false;
         item.ResetCounters();
+        item.OomKillsWhenPooled = item.OomKills();
         item.ApplyLimits(options.DefaultLimits, options.CpuPeriodMicroseconds);
         return true;
     }

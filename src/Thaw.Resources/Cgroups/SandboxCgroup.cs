@@ -65,11 +65,18 @@ public sealed partial class SandboxCgroup
         CgroupFs.ReadInt64(Path.Combine(MemoryDirectory, _layout.Memory.Version == 1 ? "memory.usage_in_bytes" : "memory.current"));
 
     /// <summary>
-    /// How often the OOM killer has killed a process in this cgroup since it was made. The count
-    /// survives recycling, so a sandbox compares it at claim and at exit. (v1's memory.failcnt is no
-    /// use here: it stays 0 after an OOM kill on this kernel.)
+    /// Whether the OOM killer killed a process in this cgroup since it was last pooled. The kernel's
+    /// count survives recycling and cannot be reset, so the pool records it when it recycles the
+    /// cgroup, off the request path. (v1's memory.failcnt is no use here: it stays 0 after an OOM
+    /// kill on this kernel.)
     /// </summary>
-    public long OomKills()
+    public bool OomKilledSinceClaim() => OomKills() > OomKillsWhenPooled;
+
+    /// <summary>The kernel's OOM-kill count when the pool last made or recycled this cgroup.</summary>
+    internal long OomKillsWhenPooled { get; set; }
+
+    /// <summary>How often the OOM killer has killed a process in this cgroup since it was made.</summary>
+    internal long OomKills()
     {
         string file = Path.Combine(MemoryDirectory, _layout.Memory.Version == 1 ? "memory.oom_control" : "memory.events");
         return long.TryParse(CgroupFs.ReadKey(file, "oom_kill"), System.Globalization.CultureInfo.InvariantCulture, out long n) ? n : 0;
@@ -103,10 +110,12 @@ public sealed partial class SandboxCgroup
 
     /// <summary>
     /// Kills every process and leaves the cgroup thawed and empty; false if something survived the timeout.
+    /// The release does this too, but later, on the pool's worker: a sandbox whose parent died and
+    /// cannot reap it calls it at once.
     /// On v1 the freezer is used first so nothing forks between reading cgroup.procs and the kill; frozen
     /// tasks die only once thawed, and a sandbox released while paused must not stay frozen either.
     /// </summary>
-    internal bool KillAll()
+    public bool KillAll()
     {
         // The usual case: the sandbox's pid 1 died and took its pid namespace along. Nothing can fork
         // in an empty cgroup, so there is nothing to freeze or kill (a freeze costs ms on v1).
@@ -123,12 +132,6 @@ public sealed partial class SandboxCgroup
                 return false;
         return true;
     }
-
-    /// <summary>
-    /// Kills every process in the cgroup now and waits until they are gone (the release does it
-    /// too, but later, on the pool's worker): for a sandbox whose parent died and cannot reap it.
-    /// </summary>
-    public bool KillProcesses() => KillAll();
 
     /// <summary>Removes the directory from every hierarchy; already-missing ones are fine.</summary>
     internal void Remove()

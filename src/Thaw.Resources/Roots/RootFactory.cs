@@ -97,7 +97,6 @@ public sealed class RootFactory : IResourceFactory<SandboxRoot>
         while (Mounts.Unmount(root.HandlerDir)) { }
         while (Mounts.Unmount(root.PackagesDir)) { }
         root.CodeDir = null;
-        root.PackagesSource = null;
         // A new tmpfs rather than deleting files: nothing the last sandbox wrote (files, sockets, a
         // full disk) can survive, and it costs the same as an rm of one file. An empty scratch dir is
         // kept as it is (the sandbox cannot change the mode of a root-owned 1777 dir): most sandboxes

@@ -59,10 +59,7 @@ public sealed partial class RootPool : IDisposable
             if (codeDir is not null)
                 Bind("code", codeDir, root.HandlerDir);
             if (packagesDir is not null)
-            {
                 Bind("packages", packagesDir, root.PackagesDir);
-                root.PackagesSource = packagesDir;
-            }
             root.CodeDir = codeDir;
             return root;
         }

@@ -38,9 +38,6 @@ public sealed class SandboxRoot
     /// <summary>The code dir bound at /handler while claimed; null while pooled.</summary>
     public string? CodeDir { get; internal set; }
 
-    /// <summary>The packages dir bound at /packages while claimed; null while pooled.</summary>
-    public string? PackagesSource { get; internal set; }
-
     public override string ToString() => Path;
 
     private string Combine(string name) => System.IO.Path.Combine(Path, name);

@@ -43,9 +43,6 @@ public sealed partial class Zygote : IDisposable
     /// <summary>False once the zygote died or was disposed: a new one must be started.</summary>
     public bool IsAlive => Connection.IsOpen && Volatile.Read(ref _disposed) == 0;
 
-    /// <summary>Whether the zygote loaded libthawspawn (the exec runtime's fast path).</summary>
-    public bool HasNativeSpawn { get; private init; }
-
     /// <summary>Raised (on the connection's thread) when the zygote dies without being disposed.</summary>
     public event Action<Zygote>? Crashed;
 
@@ -82,7 +79,7 @@ public sealed partial class Zygote : IDisposable
             ForwardStderr(process, logger);
             WaitUntilReady(process, options.StartTimeout);
             var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}");
-            var zygote = new Zygote(host, logger, process, netns, cgroup, root, connection) { HasNativeSpawn = native is not null };
+            var zygote = new Zygote(host, logger, process, netns, cgroup, root, connection);
             Log.Started(logger, zygote.Pid, native is not null);
             return zygote;
         }

@@ -8,11 +8,11 @@ internal static class BusyboxRootfs
 {
     public static string Create(string dir, Action<string> say)
     {
-        string busybox = Commands.Which("busybox") is { } b && IsStatic(b) ? b : Path.Combine("/bin", "busybox");
+        string busybox = PeerCommands.Which("busybox") is { } b && IsStatic(b) ? b : Path.Combine("/bin", "busybox");
         if (!File.Exists(busybox) || !IsStatic(busybox))
         {
-            Commands.Require("busybox", "busybox-static", say);
-            busybox = Commands.Which("busybox")!;
+            PeerCommands.Require("busybox", "busybox-static", say);
+            busybox = PeerCommands.Which("busybox")!;
         }
         if (Directory.Exists(dir))
             Directory.Delete(dir, recursive: true);

@@ -23,11 +23,11 @@ internal sealed class DockerSystem : IStartupSystem
     {
         _say = say;
         _dir = dir;
-        _docker = Commands.Which("docker") ?? Commands.Require("docker", "docker.io", say);
+        _docker = PeerCommands.Which("docker") ?? PeerCommands.Require("docker", "docker.io", say);
         Directory.CreateDirectory(dir);
         if (startDaemon)
         {
-            string dockerd = Commands.Require("dockerd", "docker.io", say);
+            string dockerd = PeerCommands.Require("dockerd", "docker.io", say);
             _iptablesBefore = IptablesSave();
             string socket = Path.Combine(dir, "docker.sock");
             _env["DOCKER_HOST"] = "unix://" + socket;
@@ -57,25 +57,25 @@ internal sealed class DockerSystem : IStartupSystem
             throw new InvalidOperationException("no Docker daemon answers; pass --start-docker to start one for the bench");
         }
         string tar = Path.Combine(dir, "rootfs.tar");
-        Commands.Run("tar", ["-C", rootfs, "-cf", tar, "."]);
-        Commands.Run(_docker, ["import", tar, Image], _env);
+        PeerCommands.Run("tar", ["-C", rootfs, "-cf", tar, "."]);
+        PeerCommands.Run(_docker, ["import", tar, Image], _env);
     }
 
     public string Name => "docker";
 
-    public double RunOnce(int slot) => Commands.Time(_docker, ["run", "--rm", "--network", "none", Image, "/bin/true"], _env);
+    public double RunOnce(int slot) => PeerCommands.Time(_docker, ["run", "--rm", "--network", "none", Image, "/bin/true"], _env);
 
     public void Settle() => Thread.Sleep(50);
 
     private bool Answers()
     {
-        try { Commands.Run(_docker, ["info", "--format", "{{.ServerVersion}}"], _env, timeout: TimeSpan.FromSeconds(20)); return true; }
+        try { PeerCommands.Run(_docker, ["info", "--format", "{{.ServerVersion}}"], _env, timeout: TimeSpan.FromSeconds(20)); return true; }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException) { return false; }
     }
 
     private static string IptablesSave()
     {
-        try { return Commands.Run("iptables-save", []); }
+        try { return PeerCommands.Run("iptables-save", []); }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { return ""; }
     }
 
@@ -86,7 +86,7 @@ internal sealed class DockerSystem : IStartupSystem
     {
         if (_daemon is null)
         {
-            try { Commands.Run(_docker, ["rmi", Image], _env); }
+            try { PeerCommands.Run(_docker, ["rmi", Image], _env); }
             catch (InvalidOperationException) { }
             return;
         }
@@ -104,7 +104,7 @@ internal sealed class DockerSystem : IStartupSystem
             _say("dockerd changed iptables: restoring the rules from before the bench");
             string file = Path.Combine(_dir, "iptables.before");
             File.WriteAllText(file, before);
-            Commands.Run("iptables-restore", [], stdinFile: file);
+            PeerCommands.Run("iptables-restore", [], stdinFile: file);
         }
         CgroupLeftovers.Remove(CgroupParent);
         if (!_dockerCgroupExisted)

@@ -17,14 +17,14 @@ internal sealed class RuncSystem : IStartupSystem
 
     public RuncSystem(string dir, string rootfs, int slots, Action<string> say)
     {
-        _runc = Commands.Require("runc", "runc", say);
+        _runc = PeerCommands.Require("runc", "runc", say);
         _dir = dir;
         _state = Path.Combine(dir, "state");
         Directory.CreateDirectory(_state);
         string template = Path.Combine(dir, "template");
         Directory.CreateDirectory(template);
         File.Delete(Path.Combine(template, "config.json"));
-        Commands.Run(_runc, ["spec", "--bundle", template]);
+        PeerCommands.Run(_runc, ["spec", "--bundle", template]);
         var spec = JsonNode.Parse(File.ReadAllText(Path.Combine(template, "config.json")))!;
         spec["process"]!["terminal"] = false;
         spec["process"]!["args"] = new JsonArray("/bin/true");
@@ -43,7 +43,7 @@ internal sealed class RuncSystem : IStartupSystem
     public double RunOnce(int slot)
     {
         string id = "thawbench-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
-        return Commands.Time(_runc, ["--root", _state, "run", "--bundle", Bundle(slot), id]);
+        return PeerCommands.Time(_runc, ["--root", _state, "run", "--bundle", Bundle(slot), id]);
     }
 
     public void Settle() => Thread.Sleep(50);
@@ -55,8 +55,8 @@ internal sealed class RuncSystem : IStartupSystem
         // Containers of an interrupted run, then runc's cgroup parent in every hierarchy.
         try
         {
-            foreach (var id in Commands.Run(_runc, ["--root", _state, "list", "-q"]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                Commands.Run(_runc, ["--root", _state, "delete", "--force", id]);
+            foreach (var id in PeerCommands.Run(_runc, ["--root", _state, "list", "-q"]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                PeerCommands.Run(_runc, ["--root", _state, "delete", "--force", id]);
         }
         catch (InvalidOperationException) { }
         CgroupLeftovers.Remove(CgroupParent);

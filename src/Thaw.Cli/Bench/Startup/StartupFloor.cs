@@ -19,7 +19,7 @@ internal static class StartupFloor
             return null;
         int bursts = Math.Max(concurrency == 1 ? 10 : 2, (samples + concurrency - 1) / concurrency);
         // Bursts 100 ms apart, as the Thaw bursts after their pools refill: halted vCPUs wake again.
-        string output = Commands.Run(Program, [I(concurrency), I(bursts + 1), "100", Path.Combine(rootfs, "bin", "busybox")]);
+        string output = PeerCommands.Run(Program, [I(concurrency), I(bursts + 1), "100", Path.Combine(rootfs, "bin", "busybox")]);
         var latencies = new List<double>();
         var walls = new List<double>();
         int burst = 0;

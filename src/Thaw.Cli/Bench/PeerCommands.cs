@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Thaw.Cli.Bench.Startup;
+namespace Thaw.Cli.Bench;
 
-/// <summary>Runs the peers' own command-line tools and installs them from Debian when missing.</summary>
-internal static class Commands
+/// <summary>Runs the peers' own command-line tools (ip, runc, docker) and installs them from Debian when missing.</summary>
+internal static class PeerCommands
 {
     /// <summary>Runs a program to its end; throws with its stderr if it fails.</summary>
     public static string Run(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, string? stdinFile = null, TimeSpan? timeout = null)
