@@ -20,12 +20,33 @@ public static class CgroupFreezer
         string value = version == 1 ? (frozen ? "FROZEN" : "THAWED") : (frozen ? "1" : "0");
         CgroupFs.Write(file, value);
         var sw = Stopwatch.StartNew();
+        var lastNudge = TimeSpan.Zero;
         while (IsFrozen(dir, version) != frozen)
         {
             if (sw.Elapsed > timeout)
+            {
+                // A cgroup left FREEZING stops some of its tasks and not others: undo it (as runc does).
+                if (frozen)
+                    TryWrite(file, version == 1 ? "THAWED" : "0");
                 throw new TimeoutException($"{dir}: not {(frozen ? "frozen" : "thawed")} {timeout.TotalMilliseconds:0} ms after writing {value} to {Path.GetFileName(file)}");
+            }
+            // v1 can stick at FREEZING when a task forks while the freeze sweeps the cgroup (a shell
+            // starting a child every few ms is enough). The kernel's own advice is to retry or thaw:
+            // every 100 ms thaw and freeze again, which sweeps the tasks afresh.
+            if (version == 1 && frozen && sw.Elapsed - lastNudge > TimeSpan.FromMilliseconds(100))
+            {
+                lastNudge = sw.Elapsed;
+                CgroupFs.Write(file, "THAWED");
+                CgroupFs.Write(file, "FROZEN");
+            }
             Thread.Sleep(1);
         }
+    }
+
+    private static void TryWrite(string file, string value)
+    {
+        try { CgroupFs.Write(file, value); }
+        catch (LinuxException) { } // the cgroup went away: nothing left to thaw
     }
 
     /// <summary>
