@@ -52,6 +52,36 @@ struct thaw_spawn {
     sigset_t mask;   /* the caller's signal mask, restored in the child before exec */
 };
 
+/* Set by thaw_init in the zygote, inherited (as memory) by every child it clones or forks. */
+static sigset_t not_default;      /* signals whose disposition in the zygote is not SIG_DFL */
+static int dispositions_known;
+static int bounding_dropped;      /* the zygote's capability bounding set is already empty */
+
+static int drop_bounding_set(void) {
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return -1;
+    return 0;
+}
+
+/* Called once by the zygote after it set up its own signal handling (and again if that changes):
+   records which dispositions a child must reset, and empties the zygote's capability bounding set,
+   which only limits what an exec can gain (the zygote never execs; its children drop root before
+   theirs) and is inherited: no child has to drop it again. Returns 0 or -errno. */
+int thaw_init(void) {
+    sigemptyset(&not_default);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+            sigaddset(&not_default, sig);
+    }
+    dispositions_known = 1;
+    if (drop_bounding_set() < 0)
+        return -errno;
+    bounding_dropped = 1;
+    return 0;
+}
+
 static void say(int fd, const char *a, const char *b, int err) {
     /* write(2) only: no stdio, no malloc, no locale in a vfork child. */
     const char *e = err ? strerrordesc_np(err) : NULL;
@@ -101,10 +131,10 @@ static void enter(const struct thaw_spawn *s) {
     close_all_but(s->status, s->start);
     if (fcntl(s->status, F_SETFD, FD_CLOEXEC) < 0) FAIL(EXIT_SETUP_FAILED, "fcntl(status)", NULL);
 
-    /* Bounding set first (needs CAP_SETPCAP); leaving uid 0 clears permitted and effective caps;
-       capset clears inheritable; NO_NEW_PRIVS stops setuid binaries and file capabilities. */
-    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) FAIL(EXIT_SETUP_FAILED, "prctl(PR_CAPBSET_DROP)", NULL);
+    /* Bounding set first (needs CAP_SETPCAP; thaw_init empties the zygote's once, ~80 syscalls
+       fewer per sandbox); leaving uid 0 clears permitted and effective caps; capset clears
+       inheritable; NO_NEW_PRIVS stops setuid binaries and file capabilities. */
+    if (!bounding_dropped && drop_bounding_set() < 0) FAIL(EXIT_SETUP_FAILED, "prctl(PR_CAPBSET_DROP)", NULL);
     if (syscall(SYS_setgroups, 0, NULL) < 0) FAIL(EXIT_SETUP_FAILED, "setgroups", NULL);
     if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) FAIL(EXIT_SETUP_FAILED, "setresgid", NULL);
     if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) FAIL(EXIT_SETUP_FAILED, "setresuid", NULL);
@@ -126,11 +156,17 @@ static void enter(const struct thaw_spawn *s) {
 
 static int child(void *arg) {
     const struct thaw_spawn *s = arg;
-    /* Handlers are the zygote's (Python's): reset them before anything can deliver a signal. */
+    /* Dispositions are the zygote's (Python's): handlers must not run here, and ignored signals
+       (Python ignores SIGPIPE and SIGXFSZ) must not stay ignored in the program, as with
+       subprocess's restore_signals. Only those thaw_init found are touched: a handful of
+       syscalls instead of two per signal. */
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction old;
-        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN && old.sa_handler != SIG_DFL)
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (dispositions_known ? sigismember(&not_default, sig) == 1
+                               : sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
             sigaction(sig, &dfl, NULL);
     }
     sigprocmask(SIG_SETMASK, &s->mask, NULL);

@@ -33,6 +33,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 NAMESPACES = {"mnt": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "pid": CLONE_NEWPID}
 
+PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 MNT_DETACH = 2
@@ -151,6 +152,9 @@ def enter_sandbox(req, fds, status_w):
 
 def exec_program(req, status_w):
     argv = req["argv"]
+    # Python ignores these; the program must get the defaults (as subprocess's restore_signals).
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
     os.write(status_w, b"exec\n")
     try:
         os.execvpe(argv[0], argv, req.get("env", {}))
@@ -159,11 +163,19 @@ def exec_program(req, status_w):
         os._exit(EXIT_EXEC_FAILED)
 
 
-def drop_privileges(uid, gid):
-    # The bounding set first (needs CAP_SETPCAP), then ids: leaving uid 0 clears permitted and
-    # effective caps; capset clears inheritable; NO_NEW_PRIVS stops setuid binaries and file caps.
+def drop_bounding_set():
+    """Empties this process's capability bounding set (needs CAP_SETPCAP). The zygote does it once
+    at boot (it never execs; the set is inherited), so children have nothing left to drop."""
     for cap in range(LAST_CAP + 1):
         check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)")
+
+
+def drop_privileges(uid, gid):
+    # The bounding set first (emptied by the zygote at boot, checked here), then ids: leaving uid 0
+    # clears permitted and effective caps; capset clears inheritable; NO_NEW_PRIVS stops setuid
+    # binaries and file caps.
+    if libc.prctl(PR_CAPBSET_READ, LAST_CAP, 0, 0, 0) != 0:
+        drop_bounding_set()
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
@@ -241,6 +253,14 @@ class Zygote:
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
+        # Now that the dispositions are final: the native children reset only those, and the
+        # capability bounding set is emptied here once instead of in every child.
+        if native is not None:
+            err = native.thaw_init()
+            if err < 0:
+                raise OSError(-err, f"thaw_init: {os.strerror(-err)}")
+        else:
+            drop_bounding_set()
         self.poll.register(conn.fileno(), select.POLLIN)
         self.poll.register(self.wake_r, select.POLLIN)
 
@@ -325,9 +345,10 @@ class Zygote:
         if not req.get("argv"):
             raise ValueError("spawn needs a non-empty argv")
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        vforked = False
         try:
             if req.get("via", "fork") == "helper":
-                pid = self.spawn_native(req, named, status_w)
+                pid, vforked = self.spawn_native(req, named, status_w)
             else:
                 pid = self.fork_child(req, named, status_w)
         finally:
@@ -336,6 +357,20 @@ class Zygote:
         sb = Sandbox(sid, pid, status_r)
         self.sandboxes[sid] = sb
         self.by_pid[pid] = sb
+        if vforked:
+            # clone(CLONE_VFORK) returned: the child has exec'd, or has exited after writing its
+            # error. "exec" and nothing else means the program runs: say so in the reply and save
+            # thawd a wakeup (and the pipe a poll round).
+            try:
+                sb.buffer = os.read(status_r, 4096)
+            except BlockingIOError:
+                pass
+            if sb.buffer == b"exec\n":
+                os.close(status_r)
+                sb.status_r, sb.buffer, sb.exec_seen, sb.started = None, b"", True, True
+                self.send(op="spawned", id=sid, pid=pid, started=True)
+                return
+            self.take_status(sb)
         self.by_pipe[status_r] = sb
         self.poll.register(status_r, select.POLLIN)
         self.send(op="spawned", id=sid, pid=pid)
@@ -352,7 +387,7 @@ class Zygote:
         pid = self.native.thaw_spawn(ctypes.byref(spec))
         if pid < 0:
             raise OSError(-pid, f"clone: {os.strerror(-pid)}")
-        return pid
+        return pid, bool(spec.vfork)
 
     def fork_child(self, req, named, status_w):
         # Born pid 1 of a new pid namespace: unshared for the zygote's children only, so no second
@@ -399,13 +434,7 @@ class Zygote:
             return False
         if chunk:
             sb.buffer += chunk
-            while b"\n" in sb.buffer:
-                line, sb.buffer = sb.buffer.split(b"\n", 1)
-                kind, _, rest = line.decode(errors="replace").partition(" ")
-                if kind == "error":
-                    sb.error = rest
-                elif kind == "exec":
-                    sb.exec_seen = True
+            self.take_status(sb)
             return True
         # EOF: the sandbox has exec'd (or died).
         self.poll.unregister(sb.status_r)
@@ -414,6 +443,17 @@ class Zygote:
         sb.status_r = None
         self.report(sb)
         return False
+
+    @staticmethod
+    def take_status(sb):
+        """Consumes the complete lines in the sandbox's status buffer."""
+        while b"\n" in sb.buffer:
+            line, sb.buffer = sb.buffer.split(b"\n", 1)
+            kind, _, rest = line.decode(errors="replace").partition(" ")
+            if kind == "error":
+                sb.error = rest
+            elif kind == "exec":
+                sb.exec_seen = True
 
     def reap(self):
         while True:
@@ -499,6 +539,8 @@ def boot(config):
         native.thaw_spawn.restype = ctypes.c_int
         native.thaw_enter.argtypes = [ctypes.POINTER(ThawSpawn)]
         native.thaw_enter.restype = ctypes.c_int
+        native.thaw_init.argtypes = []
+        native.thaw_init.restype = ctypes.c_int
     if config.get("root"):
         enter_own_root(config["root"])
     os.chdir("/")

@@ -60,6 +60,11 @@ class ZygoteClient:
                 return m
             skipped.append(m)
 
+    def wait_started(self, sid):
+        """The spawned reply, if it says the program already runs (a vfork spawn), else the started event."""
+        spawned = self.wait_for("spawned", sid)
+        return spawned if spawned.get("started") else self.wait_for("started", sid)
+
     def spawn(self, sid, argv, start=True, **extra):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -118,10 +123,9 @@ class ZygoteTests(unittest.TestCase):
 
     def test_sandbox_is_pid_1_unprivileged_with_own_hostname(self):
         out, err, start = self.z.spawn("a", ["/bin/sh", "-c",
-            "echo $$; hostname; id -u; id -g; grep -E '^(CapEff|CapPrm|CapInh|CapBnd|NoNewPrivs)' /proc/self/status; ls /proc | grep -c '^[0-9]'"])
+            "echo $$; hostname; id -u; id -g; grep -E '^(CapEff|CapPrm|CapInh|CapBnd|NoNewPrivs|SigIgn)' /proc/self/status; ls /proc | grep -c '^[0-9]'"])
         os.close(start)
-        self.assertEqual("spawned", self.z.wait_for("spawned", "a")["op"])
-        self.assertGreater(self.z.wait_for("started", "a")["pid"], 1)
+        self.assertGreater(self.z.wait_started("a")["pid"], 1)
         exit_ = self.z.wait_for("exit", "a")
         self.assertEqual((0, None, None), (exit_["code"], exit_["signal"], exit_["error"]))
         lines = read_all(out).split("\n")
@@ -131,8 +135,9 @@ class ZygoteTests(unittest.TestCase):
         self.assertIn("CapInh:\t0000000000000000", lines)
         self.assertIn("CapBnd:\t0000000000000000", lines)
         self.assertIn("NoNewPrivs:\t1", lines)
+        self.assertIn("SigIgn:\t0000000000000000", lines)  # not the zygote's ignored SIGPIPE
         # Its own /proc: the shell, grep and ls only, none of the host's processes.
-        self.assertLessEqual(int(lines[9]), 4)
+        self.assertLessEqual(int(lines[10]), 4)
         self.assertEqual("", read_all(err))
 
     def test_exit_code_and_stderr(self):
@@ -160,7 +165,7 @@ class ZygoteTests(unittest.TestCase):
         os.close(start)
         out2, err2, start2 = self.z.spawn("e", ["/bin/sleep", "30"])
         os.close(start2)
-        self.z.wait_for("started", "e")
+        self.z.wait_started("e")
         self.z.send({"op": "kill", "id": "e", "signal": signal.SIGKILL})
         self.assertEqual(signal.SIGKILL, self.z.wait_for("exit", "e")["signal"])
         for fd in (out, err, out2, err2):
@@ -206,7 +211,7 @@ class ZygoteTests(unittest.TestCase):
 
     def test_thawd_gone_kills_every_sandbox(self):
         out, err, start = self.z.spawn("j", ["/bin/sleep", "30"])
-        pid = self.z.wait_for("started", "j")["pid"]
+        pid = self.z.wait_started("j")["pid"]
         self.z.close()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
@@ -230,6 +235,15 @@ class PythonEntryTests(ZygoteTests):
 class NativeSpawnTests(ZygoteTests):
     """The same behaviour through libthawspawn's vfork-style clone (the exec runtime's path)."""
     via = "helper"
+
+    def test_a_vfork_spawn_says_started_in_its_reply_and_sends_no_started_event(self):
+        out, err, start = self.z.spawn("v", ["/bin/true"])
+        os.close(start)
+        self.assertTrue(self.z.wait_for("spawned", "v").get("started"))
+        self.assertEqual(0, self.z.wait_for("exit", "v")["code"])
+        self.assertEqual([], [m for m in self.z.pending if m.get("op") == "started"])
+        read_all(out)
+        read_all(err)
 
 
 if __name__ == "__main__":

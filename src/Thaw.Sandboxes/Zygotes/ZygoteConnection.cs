@@ -135,6 +135,8 @@ internal sealed class ZygoteConnection : IDisposable
         switch (message.Op)
         {
             case "spawned" or "error" when message.Id is not null && _replies.TryGetValue(message.Id, out var reply):
+                if (message is { Started: true, Pid: int started } && _sandboxes.TryGetValue(message.Id, out var running))
+                    running.OnStarted(started);
                 reply.TrySetResult(message);
                 break;
             case "started" when message.Id is not null && message.Pid is int pid && _sandboxes.TryGetValue(message.Id, out var events):

@@ -47,6 +47,9 @@ internal sealed class ZygoteMessage
 
     public int? Pid { get; init; }
 
+    /// <summary>On spawned: the program already runs (a vfork spawn returns after the exec); no started event follows.</summary>
+    public bool? Started { get; init; }
+
     public int? Code { get; init; }
 
     public int? Signal { get; init; }

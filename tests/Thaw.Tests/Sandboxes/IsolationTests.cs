@@ -82,6 +82,16 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
     }
 
     [Fact]
+    public async Task Starts_with_default_signal_dispositions_not_the_zygotes()
+    {
+        // Python ignores SIGPIPE and SIGXFSZ and catches SIGINT and SIGCHLD: none of it may reach the
+        // program (grep exec'd by the shell sees what the sandbox's pid 1 was given).
+        string output = await fixture.ShellAsync("exec grep -E '^(SigIgn|SigBlk)' /proc/self/status");
+        Assert.Contains("SigIgn:\t0000000000000000", output);
+        Assert.Contains("SigBlk:\t0000000000000000", output);
+    }
+
+    [Fact]
     public async Task Has_its_own_hostname()
     {
         string hostBefore = File.ReadAllText("/proc/sys/kernel/hostname");
