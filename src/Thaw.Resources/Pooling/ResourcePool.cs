@@ -76,7 +76,13 @@ public sealed partial class ResourcePool<T> : IResourcePool, IDisposable where T
     public void Release(T item)
     {
         if (!_inUse.TryRemove(item, out _))
+        {
+            // Disposing the pool destroyed everything still lent out: a late release (a zygote that
+            // died while the host shut down) has nothing left to return.
+            if (_disposed != 0)
+                return;
             throw new InvalidOperationException($"{Name}: released a resource the pool does not lend out");
+        }
         if (_disposed != 0)
         {
             DestroyQuietly(item);
