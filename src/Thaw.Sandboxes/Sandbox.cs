@@ -66,6 +66,9 @@ public sealed partial class Sandbox : IZygoteEvents
 
     public PooledNetns Netns { get; }
 
+    /// <summary>thawd's end of the invoke socket of a sandbox that serves the handler runtime; null for a program.</summary>
+    public System.Net.Sockets.Socket? Channel { get; internal set; }
+
     public SandboxCgroup Cgroup { get; }
 
     public SandboxRoot Root { get; }
@@ -176,6 +179,7 @@ public sealed partial class Sandbox : IZygoteEvents
             }
             finally
             {
+                Channel?.Dispose();
                 Release();
                 _stopped(this);
                 _exit.TrySetResult(new SandboxExit(code, signal, error, oom, _timedOut, exitedAt));

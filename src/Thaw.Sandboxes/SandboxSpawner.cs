@@ -95,6 +95,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         // 4. The descriptors the child receives, each named as PROTOCOL.md says; thawd keeps the
         // other ends (output, start). "owned" ones were opened for this sandbox and close after sending.
         var sent = new List<(string Name, SafeFd Fd, bool Owned)>();
+        Socket? channel = null;
         Sandbox sandbox;
         try
         {
@@ -110,17 +111,25 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             sent.Add(("stderr", stderrThere, true));
             var (startRead, startWrite) = FileDescriptors.Pipe();
             sent.Add(("start", startRead, true));
+            if (spec.Runtime is not null)
+            {
+                var (channelHere, channelThere) = FdPassing.SocketPair(SocketType.Stream);
+                sent.Add(("invoke", channelThere, true));
+                channel = ToSocket(channelHere);
+            }
             foreach (var procs in cgroup.ProcsFiles)
                 sent.Add(("cgroup", FileDescriptors.OpenWrite(procs), true));
             sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
+            sandbox.Channel = channel;
             sandbox.Timings.Requested = requested;
             sandbox.Timings.Claimed = claimed;
         }
         catch
         {
             CloseOwned(sent);
+            channel?.Dispose();
             _host.Roots.Release(root);
             _host.Cgroups.Release(cgroup);
             netnsPool.Release(netns);
@@ -138,8 +147,9 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Prestarted = startNow,
             Op = "spawn",
             Id = id,
-            Via = _options.Via == SpawnVia.Helper ? "helper" : "fork",
-            Argv = spec.Argv,
+            Via = _options.Via == SpawnVia.Helper && spec.Runtime is null ? "helper" : "fork",
+            Argv = spec.Runtime is null ? spec.Argv : null,
+            Runtime = spec.Runtime,
             Env = spec.Environment ?? _options.DefaultEnvironment,
             Cwd = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
             Hostname = spec.Hostname,

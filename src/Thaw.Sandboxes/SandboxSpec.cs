@@ -16,7 +16,14 @@ public enum SandboxNetwork
 public sealed record SandboxSpec
 {
     /// <summary>The program and its arguments; a bare name is looked up on the environment's PATH inside the sandbox.</summary>
-    public required IReadOnlyList<string> Argv { get; init; }
+    public IReadOnlyList<string> Argv { get; init; } = [];
+
+    /// <summary>
+    /// Instead of a program: the configuration of the zygote's handler runtime (src/python/runtime.py),
+    /// which the forked child serves without an exec. The sandbox then has an invoke channel
+    /// (<see cref="Sandbox.Channel"/>) and is always forked from the zygote (it needs the interpreter).
+    /// </summary>
+    public System.Text.Json.Nodes.JsonObject? Runtime { get; init; }
 
     /// <summary>The whole environment; null takes <see cref="SandboxOptions.DefaultEnvironment"/>.</summary>
     public IReadOnlyDictionary<string, string>? Environment { get; init; }
@@ -40,7 +47,9 @@ public sealed record SandboxSpec
     /// <summary>Throws an <see cref="ArgumentException"/> for a spec that cannot run, before anything is claimed.</summary>
     public void Validate()
     {
-        if (Argv.Count == 0 || string.IsNullOrEmpty(Argv[0]))
+        if (Runtime is not null && Argv.Count > 0)
+            throw new ArgumentException("a sandbox runs either a program or the handler runtime, not both");
+        if (Runtime is null && (Argv.Count == 0 || string.IsNullOrEmpty(Argv[0])))
             throw new ArgumentException("no program given");
         if (Argv.Any(a => a.Contains('\0', StringComparison.Ordinal)))
             throw new ArgumentException("arguments may not contain NUL characters");

@@ -40,6 +40,7 @@ struct thaw_spawn {
     int root;        /* the root dir (chrooted into when there is no tree) */
     int tree;        /* the root as a detached mount tree (open_tree), or -1 */
     int netns, in, out, err, status, start;
+    int keep;        /* one more fd the child keeps (the Python runtime's invoke socket), or -1 */
     const int *cgroups;
     int ncgroups;
     int ns_flags;    /* CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, entered after the chroot */
@@ -93,13 +94,16 @@ static void say(int fd, const char *a, const char *b, int err) {
 
 #define FAIL(code, what, detail) do { say(s->status, what, detail, errno); _exit(code); } while (0)
 
-static void close_all_but(int a, int b) {
-    int lo = a < b ? a : b, hi = a < b ? b : a;
-    if (lo < 0) { lo = hi; hi = -1; }
+/* Closes every fd from 3 up except the (up to three) given; negative ones are ignored. */
+static void close_all_but(int a, int b, int c) {
+    int keep[3] = { a, b, c };
+    for (int i = 0; i < 3; i++)            /* sort the three: insertion sort, no libc */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t;
+        }
     unsigned next = 3;
-    int keep[2] = { lo, hi };
-    for (int i = 0; i < 2; i++) {
-        if (keep[i] < 3) continue;
+    for (int i = 0; i < 3; i++) {
+        if (keep[i] < (int)next) continue;
         if ((unsigned)keep[i] > next) syscall(SYS_close_range, next, (unsigned)keep[i] - 1, 0);
         next = (unsigned)keep[i] + 1;
     }
@@ -128,7 +132,7 @@ static void enter(const struct thaw_spawn *s) {
     if ((s->ns_flags & CLONE_NEWUTS) && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
         FAIL(EXIT_SETUP_FAILED, "sethostname", NULL);
     if (dup2(s->in, 0) < 0 || dup2(s->out, 1) < 0 || dup2(s->err, 2) < 0) FAIL(EXIT_SETUP_FAILED, "dup2 stdio", NULL);
-    close_all_but(s->status, s->start);
+    close_all_but(s->status, s->start, s->keep);
     if (fcntl(s->status, F_SETFD, FD_CLOEXEC) < 0) FAIL(EXIT_SETUP_FAILED, "fcntl(status)", NULL);
 
     /* Bounding set first (needs CAP_SETPCAP; thaw_init empties the zygote's once, ~80 syscalls

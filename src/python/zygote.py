@@ -14,12 +14,20 @@ fork from a multi-threaded process copies only the forking thread.
 
 import array  # noqa: F401 -- socket.recv_fds imports it lazily; the zygote's root may hold no stdlib
 import ctypes
+import importlib.util
 import json
 import os
 import select
 import signal
 import socket
 import sys
+
+# The handler runtime (runtime.py beside this file), loaded before the zygote forks anything:
+# every Python sandbox already holds it. -I keeps this folder off sys.path, hence the explicit load.
+_runtime_spec = importlib.util.spec_from_file_location("thaw_runtime", os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py"))
+runtime = importlib.util.module_from_spec(_runtime_spec)
+sys.modules["thaw_runtime"] = runtime
+_runtime_spec.loader.exec_module(runtime)
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 64 * 1024
@@ -87,7 +95,7 @@ class CapData(ctypes.Structure):
 class ThawSpawn(ctypes.Structure):
     """struct thaw_spawn of src/native/thaw-spawn.c, field for field."""
     _fields_ = [("root", ctypes.c_int), ("tree", ctypes.c_int), ("netns", ctypes.c_int), ("stdin", ctypes.c_int), ("stdout", ctypes.c_int),
-                ("stderr", ctypes.c_int), ("status", ctypes.c_int), ("start", ctypes.c_int),
+                ("stderr", ctypes.c_int), ("status", ctypes.c_int), ("start", ctypes.c_int), ("keep", ctypes.c_int),
                 ("cgroups", ctypes.POINTER(ctypes.c_int)), ("ncgroups", ctypes.c_int), ("ns_flags", ctypes.c_int),
                 ("new_pid", ctypes.c_int), ("mount_proc", ctypes.c_int), ("vfork", ctypes.c_int),
                 ("uid", ctypes.c_uint), ("gid", ctypes.c_uint),
@@ -139,7 +147,7 @@ def enter_sandbox(req, fds, status_w):
     os.dup2(fds["stdout"], 1)
     os.dup2(fds["stderr"], 2)
     start = fds.get("start", -1)
-    close_all_but(0, 1, 2, status_w, start)
+    close_all_but(0, 1, 2, status_w, start, fds.get("invoke", -1))
     drop_privileges(req.get("uid", 65534), req.get("gid", 65534))
     os.chdir(req.get("cwd", "/"))
     if start >= 0:
@@ -147,7 +155,15 @@ def enter_sandbox(req, fds, status_w):
         if os.read(start, 1) != b"s":
             os._exit(0)
         os.close(start)
-    exec_program(req, status_w)
+
+
+def serve_runtime(req, fds, status_w):
+    """A Python function's sandbox: no exec, the runtime this process already holds serves it."""
+    os.environ.clear()  # what execve would have given a program: the request's environment only
+    os.environ.update(req.get("env", {}))
+    os.write(status_w, b"exec\n")
+    os.close(status_w)  # EOF after "exec": the zygote reports started; load errors go to thawd over invoke
+    os._exit(runtime.serve(fds["invoke"], req["runtime"]))
 
 
 def exec_program(req, status_w):
@@ -208,7 +224,7 @@ def report_error(status_w, message):
 def native_spec(req, named, status_w):
     """struct thaw_spawn for a request; the arrays it points to are kept alive on the struct."""
     namespaces = req.get("namespaces", [])
-    argv = [a.encode() for a in req["argv"]]
+    argv = [a.encode() for a in req.get("argv", [])]
     env = [f"{k}={v}".encode() for k, v in req.get("env", {}).items()]
     cgroups = named["cgroup"]
     arrays = ((ctypes.c_int * max(1, len(cgroups)))(*cgroups),
@@ -216,6 +232,7 @@ def native_spec(req, named, status_w):
     spec = ThawSpawn(
         root=named.get("root", -1), tree=named.get("tree", -1), netns=named["netns"], stdin=named["stdin"],
         stdout=named["stdout"], stderr=named["stderr"], status=status_w, start=named.get("start", -1),
+        keep=named.get("invoke", -1),
         cgroups=arrays[0], ncgroups=len(cgroups),
         ns_flags=sum(NAMESPACES[n] for n in namespaces if n != "pid"),
         mount_proc=int("mnt" in namespaces and "pid" in namespaces),
@@ -326,7 +343,7 @@ class Zygote:
         for name, fd in zip(names, fds):
             if name == "cgroup":
                 named["cgroup"].append(fd)
-            elif name in ("root", "tree", "netns", "stdin", "stdout", "stderr", "start"):
+            elif name in ("root", "tree", "netns", "stdin", "stdout", "stderr", "start", "invoke"):
                 named[name] = fd
             else:
                 raise ValueError(f"unknown fd name {name!r}")
@@ -342,7 +359,12 @@ class Zygote:
             raise ValueError(f"unknown namespaces {unknown}")
         if req.get("via", "fork") not in ("fork", "helper"):
             raise ValueError(f"unknown via {req.get('via')!r}")
-        if not req.get("argv"):
+        if "runtime" in req:
+            if req.get("via", "fork") != "fork" or "invoke" not in named:
+                raise ValueError("a runtime spawn needs via fork and an invoke fd")
+            if not isinstance(req["runtime"], dict):
+                raise ValueError("runtime must be an object")
+        elif not req.get("argv"):
             raise ValueError("spawn needs a non-empty argv")
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         vforked = False
@@ -411,11 +433,14 @@ class Zygote:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 if spec is not None:
                     self.native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
-                    exec_program(req, status_w)
-                keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
-                        named["stderr"], named.get("start", -1), *named["cgroup"]]
-                close_all_but(0, 1, 2, *keep)
-                enter_sandbox(req, named, status_w)
+                else:
+                    keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
+                            named["stderr"], named.get("start", -1), named.get("invoke", -1), *named["cgroup"]]
+                    close_all_but(0, 1, 2, *keep)
+                    enter_sandbox(req, named, status_w)
+                if "runtime" in req:
+                    serve_runtime(req, named, status_w)
+                exec_program(req, status_w)
             except BaseException as e:  # the child must never return into the server loop
                 report_error(status_w, f"sandbox setup failed: {e}")
             os._exit(EXIT_SETUP_FAILED)

@@ -65,21 +65,21 @@ class ZygoteClient:
         spawned = self.wait_for("spawned", sid)
         return spawned if spawned.get("started") else self.wait_for("started", sid)
 
-    def spawn(self, sid, argv, start=True, **extra):
+    def spawn(self, sid, argv, start=True, extra_fds=(), **extra):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         start_r, start_w = os.pipe()
         root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
         netns = os.open("/proc/self/ns/net", os.O_RDONLY)
         null = os.open("/dev/null", os.O_RDONLY)
-        request = {"op": "spawn", "id": sid, "argv": argv, "env": {"PATH": "/usr/bin:/bin"},
+        request = {"op": "spawn", "id": sid, "env": {"PATH": "/usr/bin:/bin"}, **({"argv": argv} if argv else {}),
                    "hostname": "thaw-" + sid, "uid": 65534, "gid": 65534,
                    "namespaces": ["ipc", "uts", "pid", "mnt"], "via": self.via,
                    "fds": ["root", "netns", "stdin", "stdout", "stderr", "start"], **extra}
         if start:
             os.write(start_w, b"s")  # before the request, as thawd's create-and-start does
             request["prestarted"] = True
-        self.send(request, [root, netns, null, out_w, err_w, start_r])
+        self.send(request, [root, netns, null, out_w, err_w, start_r, *extra_fds])
         for fd in (root, netns, null, out_w, err_w, start_r):
             os.close(fd)
         return out_r, err_r, start_w

@@ -5,6 +5,7 @@ using Thaw.Resources;
 using Thaw.Resources.Cgroups;
 using Thaw.Resources.Netns;
 using Thaw.Resources.Roots;
+using Thaw.Runtimes;
 using Thaw.Sandboxes;
 
 namespace Thaw.Cli.Commands;

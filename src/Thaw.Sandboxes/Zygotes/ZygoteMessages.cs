@@ -34,6 +34,9 @@ internal sealed class ZygoteRequest
 
     /// <summary>thawd wrote the start byte before sending: the child will not block on start.</summary>
     public bool? Prestarted { get; init; }
+
+    /// <summary>The handler runtime's configuration: serve it instead of exec'ing argv.</summary>
+    public System.Text.Json.Nodes.JsonObject? Runtime { get; init; }
 }
 
 /// <summary>A reply or event from a zygote: hello, spawned, started, exit, error.</summary>

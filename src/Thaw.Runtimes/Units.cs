@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Thaw.Cli;
+namespace Thaw.Runtimes;
 
 /// <summary>Sizes and durations as people type them: 64M, 1.5G, 512k; 5s, 250ms, 2m.</summary>
-internal static class Units
+public static class Units
 {
     public static long ParseBytes(string text)
     {

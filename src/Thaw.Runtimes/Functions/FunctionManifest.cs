@@ -1,0 +1,198 @@
+using System.Text.RegularExpressions;
+using Tomlyn;
+using Tomlyn.Model;
+
+namespace Thaw.Runtimes.Functions;
+
+/// <summary>How a function's sandboxes are made: forked from a zygote, or fresh interpreters (Morula).</summary>
+public enum FunctionIsolation
+{
+    /// <summary>Forked from the deepest matching zygote (the default: the fastest cold start).</summary>
+    Fork,
+
+    /// <summary>A pool of interpreters each started with exec (fresh ASLR layout), specialised on claim.</summary>
+    Fresh,
+}
+
+/// <summary>
+/// A function's <c>thaw.toml</c>: what it is called, how it runs and what it may use. Parsing
+/// checks every field and reports all problems at once, naming each key, so a bad manifest is
+/// refused before anything is installed or started.
+/// </summary>
+public sealed partial record FunctionManifest
+{
+    public const string FileName = "thaw.toml";
+
+    /// <summary>OpenLambda's convention, used when a function names no handler: f(event) in f.py.</summary>
+    public const string DefaultHandler = "f.f";
+
+    public required string Name { get; init; }
+
+    /// <summary>"python" (the handler runtime) or "exec" (a program, see <see cref="Command"/>).</summary>
+    public string Runtime { get; init; } = "python";
+
+    /// <summary>module.function for Python (AWS, SeBS and OpenLambda styles all work).</summary>
+    public string Handler { get; init; } = DefaultHandler;
+
+    /// <summary>For the exec runtime: the program and its arguments, run from /handler.</summary>
+    public IReadOnlyList<string> Command { get; init; } = [];
+
+    public long MemoryBytes { get; init; } = 128L << 20;
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many sandboxes of the function at once (each serves one call at a time).</summary>
+    public int Concurrency { get; init; } = 8;
+
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Requirements as pip writes them (name, name==1.2); resolved against the install cache at deploy.</summary>
+    public IReadOnlyList<string> Packages { get; init; } = [];
+
+    public FunctionIsolation Isolation { get; init; } = FunctionIsolation.Fork;
+
+    private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "concurrency", "environment", "packages", "isolation"];
+
+    /// <summary>Reads <c>thaw.toml</c> from a function directory.</summary>
+    public static FunctionManifest Load(string functionDir)
+    {
+        string path = Path.Combine(functionDir, FileName);
+        if (!File.Exists(path))
+            throw new ManifestException($"{FileName} is missing from '{functionDir}' (a function is a directory with a {FileName} and its code)");
+        return Parse(File.ReadAllText(path));
+    }
+
+    /// <summary>Parses and validates a manifest; throws <see cref="ManifestException"/> naming every problem.</summary>
+    public static FunctionManifest Parse(string toml)
+    {
+        TomlTable table;
+        try
+        {
+            table = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
+        }
+        catch (TomlException e)
+        {
+            throw new ManifestException($"{FileName} is not valid TOML: {e.Message}");
+        }
+        var problems = new List<string>();
+        foreach (var key in table.Keys.Where(k => !Keys.Contains(k)))
+            problems.Add($"unknown key '{key}' (known: {string.Join(", ", Keys.Order())})");
+
+        string? name = Get<string>(table, "name", problems);
+        if (name is null)
+            problems.Add("'name' is required");
+        else if (!NamePattern().IsMatch(name))
+            problems.Add($"name '{name}' must be 1-63 characters of a-z, 0-9 and '-', starting with a letter");
+
+        string runtime = Get<string>(table, "runtime", problems) ?? "python";
+        if (runtime is not ("python" or "exec"))
+            problems.Add($"runtime '{runtime}' is not supported (python or exec)");
+
+        string handler = Get<string>(table, "handler", problems) ?? DefaultHandler;
+        if (runtime == "python" && !HandlerPattern().IsMatch(handler))
+            problems.Add($"handler '{handler}' must be module.function, e.g. main.handler or lambda_function.lambda_handler");
+
+        var command = GetStrings(table, "command", problems);
+        if (runtime == "exec" && command.Count == 0)
+            problems.Add("the exec runtime needs 'command' (the program and its arguments)");
+
+        long memory = Parse(table, "memory", problems, Units.ParseBytes, 128L << 20);
+        if (memory < 16L << 20)
+            problems.Add($"memory {memory >> 20} MiB is below the 16 MiB a sandbox needs");
+        var timeout = Parse(table, "timeout", problems, Units.ParseDuration, TimeSpan.FromSeconds(30));
+        if (timeout > TimeSpan.FromMinutes(15))
+            problems.Add($"timeout {timeout} is over the 15 minute limit");
+
+        long concurrency = Get<long?>(table, "concurrency", problems) ?? 8;
+        if (concurrency is < 1 or > 1000)
+            problems.Add($"concurrency {concurrency} must be between 1 and 1000");
+
+        var environment = new Dictionary<string, string>();
+        if (table.TryGetValue("environment", out var env))
+        {
+            if (env is not TomlTable envTable)
+                problems.Add("'environment' must be a table of NAME = \"value\"");
+            else
+                foreach (var (key, value) in envTable)
+                {
+                    if (!EnvNamePattern().IsMatch(key))
+                        problems.Add($"environment name '{key}' must be letters, digits and '_', not starting with a digit");
+                    else if (value is string text && !text.Contains('\0', StringComparison.Ordinal))
+                        environment[key] = text;
+                    else
+                        problems.Add($"environment '{key}' must be a string");
+                }
+        }
+
+        var packages = GetStrings(table, "packages", problems);
+        foreach (var p in packages.Where(p => !RequirementPattern().IsMatch(p)))
+            problems.Add($"package '{p}' must be a name, optionally ==version (e.g. numpy or pillow==10.0.1)");
+
+        string isolation = Get<string>(table, "isolation", problems) ?? "fork";
+        if (isolation is not ("fork" or "fresh"))
+            problems.Add($"isolation '{isolation}' must be fork (forked from a zygote) or fresh (Morula: fresh interpreters)");
+
+        if (problems.Count > 0)
+            throw new ManifestException($"{FileName}: " + string.Join("; ", problems));
+        return new FunctionManifest
+        {
+            Name = name!,
+            Runtime = runtime,
+            Handler = handler,
+            Command = command,
+            MemoryBytes = memory,
+            Timeout = timeout,
+            Concurrency = (int)concurrency,
+            Environment = environment,
+            Packages = packages,
+            Isolation = isolation == "fresh" ? FunctionIsolation.Fresh : FunctionIsolation.Fork,
+        };
+    }
+
+    private static T? Get<T>(TomlTable table, string key, List<string> problems)
+    {
+        if (!table.TryGetValue(key, out var value))
+            return default;
+        if (value is T typed)
+            return typed;
+        if (typeof(T) == typeof(long?) && value is long l)
+            return (T)(object)l;
+        problems.Add($"'{key}' must be a {(typeof(T) == typeof(string) ? "string" : "number")}");
+        return default;
+    }
+
+    private static List<string> GetStrings(TomlTable table, string key, List<string> problems)
+    {
+        if (!table.TryGetValue(key, out var value))
+            return [];
+        if (value is TomlArray array && array.All(v => v is string))
+            return [.. array.Cast<string>()];
+        problems.Add($"'{key}' must be an array of strings");
+        return [];
+    }
+
+    private static T Parse<T>(TomlTable table, string key, List<string> problems, Func<string, T> parse, T fallback)
+    {
+        string? text = Get<string>(table, key, problems);
+        if (text is null)
+            return fallback;
+        try { return parse(text); }
+        catch (ArgumentException e)
+        {
+            problems.Add($"'{key}': {e.Message}");
+            return fallback;
+        }
+    }
+
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,62}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")]
+    private static partial Regex HandlerPattern();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex EnvNamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*(==[A-Za-z0-9.+!_-]+)?$")]
+    private static partial Regex RequirementPattern();
+}

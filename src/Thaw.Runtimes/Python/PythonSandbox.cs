@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Text.Json;
+using Thaw.Sandboxes;
+
+namespace Thaw.Runtimes.Python;
+
+/// <summary>
+/// A Python function's sandbox after its handler module was imported: serves one call at a time
+/// over its invoke socket until deleted. A call that outlives its timeout kills the sandbox (the
+/// handler may be stuck anywhere), so a timed-out sandbox never serves again.
+/// </summary>
+public sealed class PythonSandbox : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private readonly TimeSpan _killTimeout;
+    private readonly TimeSpan _stopGrace;
+    private long _calls;
+
+    internal PythonSandbox(Sandbox sandbox, double initMs, TimeSpan stopGrace, TimeSpan killTimeout)
+    {
+        _stopGrace = stopGrace;
+        Sandbox = sandbox;
+        InitMs = initMs;
+        _killTimeout = killTimeout;
+    }
+
+    public Sandbox Sandbox { get; }
+
+    /// <summary>How long the handler module's import and init took inside the sandbox.</summary>
+    public double InitMs { get; }
+
+    public long Calls => Interlocked.Read(ref _calls);
+
+    /// <summary>False once the sandbox exited or was killed; such a sandbox is only good for deleting.</summary>
+    public bool IsServing => Sandbox.Status == SandboxStatus.Running && !Sandbox.Exited.IsCompleted;
+
+    /// <summary>Calls the handler with <paramref name="eventJson"/> (one JSON value, not parsed here).</summary>
+    public async Task<Invocation> InvokeAsync(ReadOnlyMemory<byte> eventJson, TimeSpan timeout, CancellationToken token = default)
+    {
+        var socket = Sandbox.Channel ?? throw new InvalidOperationException($"sandbox {Sandbox.Id} does not serve the handler runtime");
+        await _oneAtATime.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            if (!IsServing)
+                throw new SandboxGoneException(Sandbox.Id, await DescribeExitAsync().ConfigureAwait(false));
+            string id = Sandbox.Id + "-" + Interlocked.Increment(ref _calls).ToString(CultureInfo.InvariantCulture);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+            deadline.CancelAfter(timeout);
+            JsonDocument? reply;
+            try
+            {
+                await InvocationFrames.WriteInvokeAsync(socket, id, (long)timeout.TotalMilliseconds, eventJson, deadline.Token).ConfigureAwait(false);
+                reply = await InvocationFrames.ReadAsync(socket, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!token.IsCancellationRequested)
+            {
+                Sandbox.Kill();
+                throw new TimeoutException($"the handler did not return within {timeout.TotalSeconds:0.###} s; its sandbox was killed");
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidDataException)
+            {
+                Sandbox.Kill();
+                throw new SandboxGoneException(Sandbox.Id, e.Message);
+            }
+            if (reply is null)
+                throw new SandboxGoneException(Sandbox.Id, await DescribeExitAsync().ConfigureAwait(false));
+            using (reply)
+                return Read(reply.RootElement);
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    private static Invocation Read(JsonElement reply)
+    {
+        double ms = reply.TryGetProperty("ms", out var m) ? m.GetDouble() : double.NaN;
+        if (reply.GetProperty("op").GetString() == "result")
+            return new Invocation(reply.GetProperty("result").Clone(), null, ms);
+        var e = reply.GetProperty("error");
+        return new Invocation(null, new HandlerError(e.GetProperty("type").GetString() ?? "Error", e.GetProperty("message").GetString() ?? "",
+            e.GetProperty("traceback").GetString() ?? ""), ms);
+    }
+
+    /// <summary>Why the sandbox stopped: its exit, with the memory limit named when the OOM killer ended it.</summary>
+    private async Task<string> DescribeExitAsync()
+    {
+        var exit = await Sandbox.Exited.WaitAsync(_killTimeout).ConfigureAwait(false);
+        return exit.OomKilled
+            ? $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed"
+            : $"it stopped ({exit})";
+    }
+
+    /// <summary>
+    /// Closes the invoke socket, on which the runtime exits by itself; kills it if it has not within
+    /// <see cref="PythonRuntimeOptions.StopGrace"/>. Returns once its resources are back in their pools.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!Sandbox.Exited.IsCompleted)
+        {
+            try { Sandbox.Channel?.Shutdown(System.Net.Sockets.SocketShutdown.Both); }
+            catch (Exception e) when (e is ObjectDisposedException or System.Net.Sockets.SocketException) { }
+            try { await Sandbox.Exited.WaitAsync(_stopGrace).ConfigureAwait(false); }
+            catch (TimeoutException) { }
+        }
+        await Sandbox.DeleteAsync(_killTimeout).ConfigureAwait(false);
+        _oneAtATime.Dispose();
+    }
+}

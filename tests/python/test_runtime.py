@@ -1,0 +1,197 @@
+"""The Python handler runtime (src/python/runtime.py) in sandboxes forked by a real zygote.
+
+Run as root: python3 -m unittest discover -s tests/python  (the xunit suite runs it too).
+Each test deploys a small function into a temp dir, spawns it with a runtime request and talks
+to it over the invoke socket with the framing PROTOCOL.md describes.
+"""
+
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import textwrap
+import unittest
+import json
+
+from test_zygote import ZygoteClient, build_native, read_all
+
+FRAME = struct.Struct(">I")
+
+
+def write_frame(sock, message):
+    body = json.dumps(message).encode()
+    sock.sendall(FRAME.pack(len(body)) + body)
+
+
+def read_frame(sock):
+    header = sock.recv(4, socket.MSG_WAITALL)
+    if not header:
+        return None
+    body = sock.recv(FRAME.unpack(header)[0], socket.MSG_WAITALL)
+    return json.loads(body)
+
+
+class RuntimeTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
+        cls.native = build_native(cls.build_dir)
+        cls.zygote = ZygoteClient(cls.native, "fork")
+        cls.zygote.send({"op": "hello", "version": 1})
+        assert cls.zygote.receive()["op"] == "hello"
+        cls.count = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.zygote.close()
+        shutil.rmtree(cls.build_dir)
+
+    def setUp(self):
+        self.code = tempfile.mkdtemp(prefix="thaw-test-fn-")
+        os.chmod(self.code, 0o755)
+
+    def tearDown(self):
+        shutil.rmtree(self.code)
+
+    def deploy(self, files, handler=None):
+        for name, text in files.items():
+            path = os.path.join(self.code, name)
+            with open(path, "w") as f:
+                f.write(textwrap.dedent(text))
+            os.chmod(path, 0o644)
+        type(self).count += 1
+        sid = f"fn{self.count}"
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        z = self.zygote
+        runtime = {"code_dir": self.code, "function": {"name": "demo", "version": "3", "memory_mb": 128}}
+        if handler:
+            runtime["handler"] = handler
+        out, err, start = z.spawn(sid, [], runtime=runtime, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"], extra_fds=[there.fileno()])
+        there.close()
+        os.close(start)
+        here.settimeout(10)
+        return sid, here, out, err
+
+    def finish(self, sid, sock, out, err):
+        sock.close()  # thawd closing the socket ends the sandbox
+        exit_ = self.zygote.wait_for("exit", sid)
+        return exit_, read_all(out), read_all(err)
+
+    def call(self, sock, event, rid="r1", timeout_ms=None):
+        write_frame(sock, {"op": "invoke", "id": rid, "event": event, **({"timeout_ms": timeout_ms} if timeout_ms else {})})
+        return read_frame(sock)
+
+    def test_aws_style_handler_gets_event_and_context(self):
+        sid, sock, out, err = self.deploy({"lambda_function.py": """
+            def lambda_handler(event, context):
+                return {"got": event, "id": context.aws_request_id, "name": context.function_name,
+                        "version": context.function_version, "memory": context.memory_limit_in_mb,
+                        "remaining": context.get_remaining_time_in_millis(), "arn": context.invoked_function_arn}
+            """}, handler="lambda_function.lambda_handler")
+        self.assertEqual("ready", read_frame(sock)["op"])
+        reply = self.call(sock, {"x": [1, 2]}, rid="req-7", timeout_ms=3000)
+        self.assertEqual("result", reply["op"])
+        result = reply["result"]
+        self.assertEqual({"x": [1, 2]}, result["got"])
+        self.assertEqual(("req-7", "demo", "3", 128), (result["id"], result["name"], result["version"], result["memory"]))
+        self.assertTrue(0 < result["remaining"] <= 3000)
+        self.assertEqual("arn:thaw:function:demo", result["arn"])
+        exit_, _, _ = self.finish(sid, sock, out, err)
+        self.assertEqual(0, exit_["code"])
+
+    def test_sebs_style_handler_gets_the_event_only(self):
+        sid, sock, out, err = self.deploy({"function.py": """
+            def handler(event):
+                return {"doubled": event["n"] * 2}
+            """}, handler="function.handler")
+        read_frame(sock)
+        self.assertEqual({"doubled": 42}, self.call(sock, {"n": 21})["result"])
+        self.finish(sid, sock, out, err)
+
+    def test_openlambda_style_f_in_f_py_is_the_default(self):
+        sid, sock, out, err = self.deploy({"f.py": """
+            def f(event):
+                return "hello " + event
+            """})
+        read_frame(sock)
+        self.assertEqual("hello thaw", self.call(sock, "thaw")["result"])
+        self.finish(sid, sock, out, err)
+
+    def test_module_init_runs_once_and_print_goes_to_the_log(self):
+        sid, sock, out, err = self.deploy({"main.py": """
+            import sys
+            print("init")
+            calls = 0
+            def handler(event, context):
+                global calls
+                calls += 1
+                print("call", calls)
+                print("warn", file=sys.stderr)
+                return calls
+            """}, handler="main.handler")
+        ready = read_frame(sock)
+        self.assertEqual("ready", ready["op"])
+        self.assertEqual([1, 2, 3], [self.call(sock, None)["result"] for _ in range(3)])
+        exit_, stdout, stderr = self.finish(sid, sock, out, err)
+        self.assertEqual("init\ncall 1\ncall 2\ncall 3\n", stdout)
+        self.assertEqual("warn\n" * 3, stderr)
+
+    def test_an_exception_comes_back_structured_with_its_traceback_and_the_sandbox_keeps_serving(self):
+        sid, sock, out, err = self.deploy({"main.py": """
+            def helper(x):
+                return 1 / x
+            def handler(event):
+                return helper(event)
+            """}, handler="main.handler")
+        read_frame(sock)
+        reply = self.call(sock, 0)
+        self.assertEqual("error", reply["op"])
+        error = reply["error"]
+        self.assertEqual("ZeroDivisionError", error["type"])
+        self.assertEqual("division by zero", error["message"])
+        self.assertIn("in helper", error["traceback"])
+        self.assertIn("return 1 / x", error["traceback"])
+        self.assertNotIn("runtime.py", error["traceback"])  # the runtime's own frames are cut
+        self.assertEqual(0.5, self.call(sock, 2)["result"])
+        self.finish(sid, sock, out, err)
+
+    def test_a_result_that_is_not_json_is_a_clear_error(self):
+        sid, sock, out, err = self.deploy({"main.py": """
+            def handler(event):
+                return {1, 2}
+            """}, handler="main.handler")
+        read_frame(sock)
+        reply = self.call(sock, None)
+        self.assertEqual("error", reply["op"])
+        self.assertIn("not JSON", reply["error"]["message"])
+        self.finish(sid, sock, out, err)
+
+    def assert_init_error(self, files, handler, phase, *needles):
+        sid, sock, out, err = self.deploy(files, handler=handler)
+        reply = read_frame(sock)
+        self.assertEqual(("error", phase), (reply["op"], reply["phase"]), reply)
+        for needle in needles:
+            self.assertIn(needle, reply["error"]["message"] + reply["error"]["traceback"])
+        self.assertIsNone(read_frame(sock))  # and it is gone
+        exit_, _, _ = self.finish(sid, sock, out, err)
+        self.assertEqual(1, exit_["code"])
+
+    def test_a_syntax_error_is_reported_with_file_and_line(self):
+        self.assert_init_error({"main.py": "def handler(event):\n    return (\n"}, "main.handler", "syntax", "main.py", "line 2")
+
+    def test_an_import_error_names_the_missing_module(self):
+        self.assert_init_error({"main.py": "import not_installed_anywhere\ndef handler(e):\n    return e\n"}, "main.handler", "import",
+                               "not_installed_anywhere")
+
+    def test_a_missing_handler_module_or_function_is_named(self):
+        self.assert_init_error({"main.py": "x = 1\n"}, "nope.handler", "handler", "handler module 'nope' not found")
+        self.assert_init_error({"main.py": "x = 1\n"}, "main.handler", "handler", "module 'main' has no function 'handler'")
+        self.assert_init_error({"main.py": "handler = 5\n"}, "main.handler", "handler", "not a function")
+
+    def test_init_that_raises_is_reported_with_its_traceback(self):
+        self.assert_init_error({"main.py": "raise RuntimeError('no config')\n"}, "main.handler", "init", "RuntimeError", "no config")
+
+
+if __name__ == "__main__":
+    unittest.main()
