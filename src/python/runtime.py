@@ -140,6 +140,19 @@ def forget_shadowed(top, code_dir):
             del sys.modules[name]
 
 
+def package_modules(code_dir):
+    """The modules loaded from packages (neither the standard library nor the function's own code):
+    what the import cache learns a function uses, and what a zygote for it would import."""
+    stdlib = os.path.dirname(os.__file__) + os.sep
+    own = code_dir.rstrip(os.sep) + os.sep
+    names = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and not path.startswith(stdlib) and not path.startswith(own) and name != "thaw_runtime":
+            names.append(name)
+    return sorted(names)
+
+
 def takes_context(function):
     """handler(event, context) or handler(event): decided once, from the signature."""
     try:
@@ -162,7 +175,8 @@ def serve(fd, config):
     except InitError as e:
         write_frame(sock, {"op": "error", "phase": e.kind, "error": {"type": "InitError", "message": str(e), "traceback": e.tb}})
         return 1
-    write_frame(sock, {"op": "ready", "init_ms": (time.monotonic_ns() - started) / 1e6, "pid": os.getpid()})
+    write_frame(sock, {"op": "ready", "init_ms": (time.monotonic_ns() - started) / 1e6, "pid": os.getpid(),
+                       "modules": package_modules(config.get("code_dir", CODE_DIR))})
     while True:
         try:
             request = read_frame(sock)

@@ -14,6 +14,8 @@ fork from a multi-threaded process copies only the forking thread.
 
 import array  # noqa: F401 -- socket.recv_fds imports it lazily; the zygote's root may hold no stdlib
 import ctypes
+import gc
+import importlib
 import importlib.util
 import json
 import os
@@ -21,6 +23,7 @@ import select
 import signal
 import socket
 import sys
+import time
 
 # The handler runtime (runtime.py beside this file), loaded before the zygote forks anything:
 # every Python sandbox already holds it. -I keeps this folder off sys.path, hence the explicit load.
@@ -258,8 +261,9 @@ class Sandbox:
 
 
 class Zygote:
-    def __init__(self, conn, native, own_pidns):
+    def __init__(self, conn, native, own_pidns, info=None):
         self.conn = conn
+        self.info = info or {}    # told thawd in the hello reply (a child zygote: what it imported)
         self.native = native      # libthawspawn, loaded before the chroot, or None
         self.sandboxes = {}       # id -> Sandbox
         self.by_pid = {}          # pid -> Sandbox
@@ -321,7 +325,9 @@ class Zygote:
             elif op == "hello":
                 ok = req.get("version") == PROTOCOL_VERSION
                 self.send(op="hello" if ok else "error", version=PROTOCOL_VERSION, pid=os.getpid(),
-                          **({} if ok else {"error": f"protocol version {req.get('version')} not supported"}))
+                          **(self.info if ok else {"error": f"protocol version {req.get('version')} not supported"}))
+            elif op == "fork-zygote":
+                self.fork_zygote(req, fds)
             else:
                 raise ValueError(f"unknown op {op!r}")
         except Exception as e:  # a bad request is answered, never fatal to the zygote
@@ -445,6 +451,50 @@ class Zygote:
                 report_error(status_w, f"sandbox setup failed: {e}")
             os._exit(EXIT_SETUP_FAILED)
         return pid
+
+    def fork_zygote(self, req, fds):
+        """A child zygote for the import cache: a fork of this one that imports more modules and
+        serves its own connection (the one fd of the request, its other end kept by thawd)."""
+        if req.get("fds") != ["conn"] or len(fds) != 1:
+            raise ValueError("fork-zygote needs exactly one fd, named conn")
+        modules = [m for m in req.get("modules", []) if isinstance(m, str) and m]
+        paths = [p for p in req.get("paths", []) if isinstance(p, str) and p]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self.become_child(fds[0], modules, paths)
+            finally:
+                os._exit(1)
+        # Reaped like any child (reap ignores pids that are not sandboxes); thawd sees its connection close.
+        self.send(op="zygote-forked", id=req.get("id"), pid=pid)
+
+    def become_child(self, conn_fd, modules, paths):
+        # Nothing of the parent's may stay reachable: its connection, its wake pipe, its sandboxes'
+        # status pipes. Its sandboxes are not this process's children; forget them.
+        signal.set_wakeup_fd(-1)
+        self.conn.close()
+        for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
+            os.close(fd)
+        started = time.monotonic()
+        for path in reversed(paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        failed = []
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except BaseException as e:  # noqa: B036 -- a module that cannot load is reported, never fatal
+                failed.append(f"{name}: {type(e).__name__}: {e}")
+        # Everything imported so far is shared with every fork: keep the collector from touching
+        # (and so copying) those objects in the children.
+        gc.freeze()
+        info = {"imported": len(modules) - len(failed), "failed": failed, "import_ms": round((time.monotonic() - started) * 1000, 3)}
+        child = Zygote(socket.socket(fileno=conn_fd), self.native, self.own_pidns, info)
+        try:
+            child.serve()
+        finally:
+            child.shutdown()
+        os._exit(0)
 
     def kill(self, req):
         sb = self.sandboxes.get(req["id"])

@@ -11,6 +11,7 @@ import socket
 import struct
 import tempfile
 import textwrap
+import time
 import unittest
 import json
 
@@ -191,6 +192,71 @@ class RuntimeTests(unittest.TestCase):
 
     def test_init_that_raises_is_reported_with_its_traceback(self):
         self.assert_init_error({"main.py": "raise RuntimeError('no config')\n"}, "main.handler", "init", "RuntimeError", "no config")
+
+
+class ChildZygoteTests(unittest.TestCase):
+    """The import cache's building block: a zygote forked from the root zygote with modules imported."""
+
+    def setUp(self):
+        self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
+        self.native = build_native(self.build_dir)
+        self.root = ZygoteClient(self.native, "fork")
+        self.root.send({"op": "hello", "version": 1})
+        self.root.receive()
+        self.packages = tempfile.mkdtemp(prefix="thaw-test-pkgs-")
+        os.chmod(self.packages, 0o755)
+        with open(os.path.join(self.packages, "heavy.py"), "w") as f:
+            f.write("import os\nloaded_in = os.getpid()\n")
+        self.code = tempfile.mkdtemp(prefix="thaw-test-fn-")
+        os.chmod(self.code, 0o755)
+        with open(os.path.join(self.code, "f.py"), "w") as f:
+            f.write("import heavy, os\ndef f(event):\n    return [heavy.loaded_in, os.getpid()]\n")
+
+    def tearDown(self):
+        self.root.close()
+        for d in (self.build_dir, self.packages, self.code):
+            shutil.rmtree(d)
+
+    def fork_zygote(self, modules):
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.root.send({"op": "fork-zygote", "id": "z1", "modules": modules, "paths": [self.packages], "fds": ["conn"]}, [there.fileno()])
+        there.close()
+        forked = self.root.wait_for("zygote-forked", "z1")
+        here.settimeout(10)
+        here.send(json.dumps({"op": "hello", "version": 1}).encode())
+        return forked["pid"], here, json.loads(here.recv(65536))
+
+    def test_a_child_zygote_imports_its_modules_and_its_sandboxes_inherit_them(self):
+        pid, conn, hello = self.fork_zygote(["heavy", "no_such_module"])
+        self.assertEqual(("hello", pid, 1), (hello["op"], hello["pid"], hello["imported"]))
+        self.assertIn("no_such_module: ModuleNotFoundError", hello["failed"][0])
+        child = ZygoteClient.__new__(ZygoteClient)
+        child.conn, child.pending, child.via = conn, [], "fork"
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out, err, start = child.spawn("s1", [], runtime={"code_dir": self.code, "paths": [self.packages]},
+                                      fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"], extra_fds=[there.fileno()])
+        there.close()
+        os.close(start)
+        here.settimeout(10)
+        ready = read_frame(here)
+        self.assertEqual("ready", ready["op"], ready)
+        self.assertIn("heavy", ready["modules"])
+        loaded_in, sandbox_pid = self.call(here)
+        self.assertEqual(pid, loaded_in)  # imported by the child zygote, not by the sandbox
+        self.assertEqual(1, sandbox_pid)
+        here.close()
+        self.assertEqual(0, child.wait_for("exit", "s1")["code"])
+        read_all(out), read_all(err)
+        conn.close()  # thawd gone: the child zygote exits and its parent reaps it
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.01)
+        self.assertFalse(os.path.exists(f"/proc/{pid}"))  # exited and reaped by the root zygote
+
+    @staticmethod
+    def call(sock):
+        write_frame(sock, {"op": "invoke", "id": "r", "event": None})
+        return read_frame(sock)["result"]
 
 
 if __name__ == "__main__":
