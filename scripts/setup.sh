@@ -15,7 +15,9 @@ thaw_require_root() {
 #   util-linux - nsenter, to look inside pooled namespaces from tests
 #   python3    - the zygote server and function runtime (and test helpers)
 #   iptables   - NAT for bridge-mode egress (once per bridge, never per sandbox)
-#   gcc, libc6-dev - build thaw-init, the exec runtime's static native helper
+#   gcc, libc6-dev - build libthawspawn (the exec runtime's native spawn) and the startup floor
+#   python3-numpy, python3-pil - system packages Python functions use as they are (import cache
+#                tests, the numpy and image-resize examples, `thaw bench python`)
 thaw_install_packages() {
     local missing=()
     command -v ip >/dev/null || missing+=(iproute2)
@@ -25,6 +27,8 @@ thaw_install_packages() {
     [[ -x /usr/sbin/iptables || -x /sbin/iptables ]] || missing+=(iptables)
     command -v gcc >/dev/null || missing+=(gcc)
     [[ -f "$(gcc -print-file-name=libc.a 2>/dev/null)" ]] || missing+=(libc6-dev)
+    [[ -d /usr/lib/python3/dist-packages/numpy ]] || missing+=(python3-numpy)
+    [[ -d /usr/lib/python3/dist-packages/PIL ]] || missing+=(python3-pil)
     if (( ${#missing[@]} )); then
         local unique
         unique=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -58,20 +58,24 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
     /// what was claimed and throws.
     /// </summary>
     public Task<Sandbox> CreateAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null) =>
-        CreateCoreAsync(spec, stdoutSink, stderrSink, startNow: false);
+        CreateCoreAsync(spec, stdoutSink, stderrSink, startNow: false, from: null);
 
-    /// <summary>Creates and starts a sandbox (runc run); await <see cref="Sandbox.Exited"/> for the end.</summary>
-    public Task<Sandbox> RunAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null) =>
-        CreateCoreAsync(spec, stdoutSink, stderrSink, startNow: true);
+    /// <summary>
+    /// Creates and starts a sandbox (runc run); await <see cref="Sandbox.Exited"/> for the end. A
+    /// Python function's sandbox may be forked <paramref name="from"/> a child zygote of the import
+    /// cache instead of the root zygote; a dead one throws <see cref="ZygoteException"/> before anything is claimed.
+    /// </summary>
+    public Task<Sandbox> RunAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink = null, Action<ReadOnlyMemory<byte>>? stderrSink = null, Zygote? from = null) =>
+        CreateCoreAsync(spec, stdoutSink, stderrSink, startNow: true, from);
 
-    private async Task<Sandbox> CreateCoreAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink, Action<ReadOnlyMemory<byte>>? stderrSink, bool startNow)
+    private async Task<Sandbox> CreateCoreAsync(SandboxSpec spec, Action<ReadOnlyMemory<byte>>? stdoutSink, Action<ReadOnlyMemory<byte>>? stderrSink, bool startNow, Zygote? from)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         long requested = System.Diagnostics.Stopwatch.GetTimestamp();
         spec.Validate();
         var netnsPool = NetnsPoolFor(spec.Network);
         // Before anything is claimed: a dead zygote is replaced here, and if that fails nothing is held.
-        var zygote = CurrentZygote();
+        var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // 1–3. Pool pops: a network namespace, a cgroup with the sandbox's limits, a root with the code.

@@ -148,7 +148,7 @@ def package_modules(code_dir):
     names = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if path and not path.startswith(stdlib) and not path.startswith(own) and name != "thaw_runtime":
+        if path and not path.startswith(stdlib) and not path.startswith(own) and name not in ("__main__", "thaw_runtime"):
             names.append(name)
     return sorted(names)
 

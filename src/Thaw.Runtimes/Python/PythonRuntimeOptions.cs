@@ -17,6 +17,12 @@ public sealed class PythonRuntimeOptions
 
     public int PidsMax { get; set; } = 64;
 
+    /// <summary>sys.path entries of every Python sandbox and zygote: the base image's system packages (Debian's python3-numpy, python3-pil).</summary>
+    public IReadOnlyList<string> Paths { get; set; } = ["/usr/lib/python3/dist-packages"];
+
+    /// <summary>The import cache (zygote tree); null forks every sandbox from the root zygote.</summary>
+    public ImportCacheOptions? ImportCache { get; set; } = new();
+
     /// <summary>The environment every function starts from; its manifest's environment is laid over it.</summary>
     public IReadOnlyDictionary<string, string> BaseEnvironment { get; set; } = new Dictionary<string, string>
     {

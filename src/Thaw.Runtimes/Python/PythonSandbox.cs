@@ -26,13 +26,19 @@ public sealed class PythonSandbox : IAsyncDisposable
 
     public Sandbox Sandbox { get; }
 
+    /// <summary>The zygote it was forked from (the root, or a node of the import cache).</summary>
+    public Thaw.Sandboxes.Zygotes.Zygote ForkedFrom { get; init; } = null!;
+
     /// <summary>How long the handler module's import and init took inside the sandbox.</summary>
     public double InitMs { get; }
 
     public long Calls => Interlocked.Read(ref _calls);
 
-    /// <summary>False once the sandbox exited or was killed; such a sandbox is only good for deleting.</summary>
-    public bool IsServing => Sandbox.Status == SandboxStatus.Running && !Sandbox.Exited.IsCompleted;
+    /// <summary>
+    /// False once the sandbox exited or was killed; such a sandbox is only good for deleting. (Not
+    /// "Running": its ready frame can overtake the zygote's started event.)
+    /// </summary>
+    public bool IsServing => Sandbox.Status != SandboxStatus.Stopped && !Sandbox.Exited.IsCompleted;
 
     /// <summary>Calls the handler with <paramref name="eventJson"/> (one JSON value, not parsed here).</summary>
     public async Task<Invocation> InvokeAsync(ReadOnlyMemory<byte> eventJson, TimeSpan timeout, CancellationToken token = default)

@@ -14,5 +14,8 @@ public sealed partial class Zygote
 
         [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "zygote {Pid} died; its sandboxes are reported lost and their resources returned")]
         public static partial void Crashed(ILogger logger, int pid);
+
+        [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "zygote {Pid} forked from {Parent}: {Modules} modules imported in {ImportMs} ms")]
+        public static partial void Forked(ILogger logger, int pid, int parent, int modules, double importMs);
     }
 }

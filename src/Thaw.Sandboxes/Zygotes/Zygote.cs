@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Thaw.Linux.Sockets;
 using Thaw.Resources;
 using Thaw.Resources.Cgroups;
 using Thaw.Resources.Netns;
@@ -19,13 +20,17 @@ public sealed partial class Zygote : IDisposable
 
     private readonly ResourceHost _host;
     private readonly ILogger _logger;
-    private readonly Process _process;
+    // The root zygote's own process and lean sandbox; a child zygote (forked from a parent) has
+    // none of its own: it lives in its root's sandbox and is its parent's child.
+    private readonly Process? _process;
     private readonly PooledNetns _netns;
     private readonly SandboxCgroup _cgroup;
     private readonly SandboxRoot _root;
+    private long _nextChild;
     private int _disposed;
 
-    private Zygote(ResourceHost host, ILogger logger, Process process, PooledNetns netns, SandboxCgroup cgroup, SandboxRoot root, ZygoteConnection connection)
+    private Zygote(ResourceHost host, ILogger logger, Process? process, int pid, PooledNetns netns, SandboxCgroup cgroup, SandboxRoot root,
+        ZygoteConnection connection, Zygote? parent, IReadOnlyList<string> modules)
     {
         _host = host;
         _logger = logger;
@@ -34,11 +39,25 @@ public sealed partial class Zygote : IDisposable
         _cgroup = cgroup;
         _root = root;
         Connection = connection;
-        Pid = process.Id;
+        Pid = pid;
+        Parent = parent;
+        Modules = modules;
         connection.Closed += OnClosed;
     }
 
     public int Pid { get; }
+
+    /// <summary>The zygote this one was forked from; null for the root zygote (the bare runtime).</summary>
+    public Zygote? Parent { get; }
+
+    /// <summary>Every module imported into this zygote on top of the bare runtime (its parents' too).</summary>
+    public IReadOnlyList<string> Modules { get; }
+
+    /// <summary>The modules asked for that failed to import, each with why.</summary>
+    public IReadOnlyList<string> FailedModules { get; private init; } = [];
+
+    /// <summary>How long this zygote's own imports took.</summary>
+    public double ImportMs { get; private init; }
 
     /// <summary>False once the zygote died or was disposed: a new one must be started.</summary>
     public bool IsAlive => Connection.IsOpen && Volatile.Read(ref _disposed) == 0;
@@ -79,7 +98,7 @@ public sealed partial class Zygote : IDisposable
             ForwardStderr(process, logger);
             WaitUntilReady(process, options.StartTimeout);
             var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}");
-            var zygote = new Zygote(host, logger, process, netns, cgroup, root, connection);
+            var zygote = new Zygote(host, logger, process, process.Id, netns, cgroup, root, connection, parent: null, modules: []);
             Log.Started(logger, zygote.Pid, native is not null);
             return zygote;
         }
@@ -122,6 +141,57 @@ public sealed partial class Zygote : IDisposable
         process.BeginErrorReadLine();
     }
 
+    /// <summary>
+    /// Forks a child zygote that imports <paramref name="modules"/> (with <paramref name="paths"/> in
+    /// front of sys.path) on top of what this one holds: a node of the import cache. Completes once
+    /// the child answered hello, after its imports.
+    /// </summary>
+    public async Task<Zygote> ForkAsync(IReadOnlyList<string> modules, IReadOnlyList<string> paths, TimeSpan timeout)
+    {
+        ObjectDisposedException.ThrowIf(!IsAlive, this);
+        var (here, there) = FdPassing.SocketPair(System.Net.Sockets.SocketType.Seqpacket);
+        System.Net.Sockets.Socket? socket = null;
+        try
+        {
+            string id = $"z{Pid}-{Interlocked.Increment(ref _nextChild)}";
+            var forked = await Connection.RequestAsync(new ZygoteRequest { Op = "fork-zygote", Id = id, Modules = modules, Paths = paths, Fds = ["conn"] }, [there])
+                .WaitAsync(timeout).ConfigureAwait(false);
+            there.Dispose();
+            int pid = forked.Pid ?? throw new ZygoteException("fork-zygote reply without a pid");
+            int raw = here.Value;
+            here.SetHandleAsInvalid();
+            socket = new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(raw, ownsHandle: true));
+            // The hello waits for the child's imports: off the caller's thread.
+            var (connection, hello) = await Task.Run(() => ZygoteConnection.Over(socket, $"zygote-{pid}", timeout)).ConfigureAwait(false);
+            var child = new Zygote(_host, _logger, null, pid, _netns, _cgroup, _root, connection, this, [.. Modules, .. modules])
+            {
+                FailedModules = hello.Failed ?? [],
+                ImportMs = hello.ImportMs ?? 0,
+            };
+            Log.Forked(_logger, pid, Pid, modules.Count, child.ImportMs);
+            return child;
+        }
+        catch
+        {
+            there.Dispose();
+            here.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Proportional set size: this zygote's share of the memory it shares with its parents and children.</summary>
+    public long MemoryBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{Pid}/smaps_rollup"))
+                if (line.StartsWith("Pss:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(4).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        return 0;
+    }
+
     private void OnClosed()
     {
         if (Volatile.Read(ref _disposed) != 0)
@@ -138,6 +208,12 @@ public sealed partial class Zygote : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         Connection.Dispose();
+        if (_process is null)
+        {
+            // A child zygote exits when its connection closes and its parent reaps it.
+            WaitGone(Pid, TimeSpan.FromSeconds(5));
+            return;
+        }
         if (!_process.WaitForExit(5000))
         {
             try { _process.Kill(); } catch (InvalidOperationException) { }
@@ -148,5 +224,20 @@ public sealed partial class Zygote : IDisposable
         _host.Cgroups.Release(_cgroup);
         _host.Roots.Release(_root);
         _host.Netns.Release(_netns);
+    }
+
+    private static void WaitGone(int pid, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (Directory.Exists($"/proc/{pid}"))
+        {
+            if (sw.Elapsed > timeout)
+            {
+                try { Process.GetProcessById(pid).Kill(); }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
+                return;
+            }
+            Thread.Sleep(2);
+        }
     }
 }

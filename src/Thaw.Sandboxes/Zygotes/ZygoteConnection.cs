@@ -45,13 +45,40 @@ internal sealed class ZygoteConnection : IDisposable
         try
         {
             socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        return Over(socket, name, Timeout.InfiniteTimeSpan).Connection;
+    }
+
+    /// <summary>
+    /// Speaks the protocol over an already connected socket (a child zygote's, made by fork-zygote):
+    /// the hello exchange, then the reader thread. Takes the socket over, also on failure.
+    /// </summary>
+    public static (ZygoteConnection Connection, ZygoteMessage Hello) Over(Socket socket, string name, TimeSpan timeout)
+    {
+        try
+        {
             var connection = new ZygoteConnection(socket, name);
             connection.Send(new ZygoteRequest { Op = "hello", Version = ProtocolVersion });
-            var hello = connection.ReceiveOne() ?? throw new ZygoteException("the zygote closed the connection during hello");
+            socket.ReceiveTimeout = timeout == Timeout.InfiniteTimeSpan ? 0 : (int)Math.Max(1, timeout.TotalMilliseconds);
+            ZygoteMessage hello;
+            try
+            {
+                hello = connection.ReceiveOne() ?? throw new ZygoteException("the zygote closed the connection during hello");
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+            {
+                throw new ZygoteException($"the zygote did not answer hello within {timeout.TotalSeconds:0.#} s");
+            }
+            socket.ReceiveTimeout = 0;
             if (hello.Op != "hello" || hello.Version != ProtocolVersion)
                 throw new ZygoteException($"the zygote speaks protocol {hello.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}, thawd {ProtocolVersion}: {hello.Error}");
             connection._reader.Start();
-            return connection;
+            return (connection, hello);
         }
         catch
         {
@@ -60,31 +87,40 @@ internal sealed class ZygoteConnection : IDisposable
         }
     }
 
-    /// <summary>Sends a spawn request; <paramref name="events"/> hears the sandbox's start and exit.</summary>
-    public async Task<int> SpawnAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
+    /// <summary>Sends a request that gets one reply (or an error) with the same id.</summary>
+    public async Task<ZygoteMessage> RequestAsync(ZygoteRequest request, SafeFd[] fds)
     {
         string id = request.Id!;
         var reply = new TaskCompletionSource<ZygoteMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         _replies[id] = reply;
-        _sandboxes[id] = events;
         try
         {
             if (_closed)
                 throw new ZygoteException("the zygote is gone");
             Send(request, fds);
             var message = await reply.Task.ConfigureAwait(false);
-            if (message.Op != "spawned" || message.Pid is not int pid)
-                throw new ZygoteException(message.Error ?? $"unexpected reply '{message.Op}' to spawn");
-            return pid;
+            return message.Op == "error" ? throw new ZygoteException(message.Error ?? "the zygote refused the request") : message;
+        }
+        finally
+        {
+            _replies.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Sends a spawn request; <paramref name="events"/> hears the sandbox's start and exit.</summary>
+    public async Task<int> SpawnAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
+    {
+        string id = request.Id!;
+        _sandboxes[id] = events;
+        try
+        {
+            var message = await RequestAsync(request, fds).ConfigureAwait(false);
+            return message is { Op: "spawned", Pid: int pid } ? pid : throw new ZygoteException($"unexpected reply '{message.Op}' to spawn");
         }
         catch
         {
             _sandboxes.TryRemove(id, out _);
             throw;
-        }
-        finally
-        {
-            _replies.TryRemove(id, out _);
         }
     }
 
@@ -134,7 +170,7 @@ internal sealed class ZygoteConnection : IDisposable
     {
         switch (message.Op)
         {
-            case "spawned" or "error" when message.Id is not null && _replies.TryGetValue(message.Id, out var reply):
+            case "spawned" or "error" or "zygote-forked" when message.Id is not null && _replies.TryGetValue(message.Id, out var reply):
                 if (message is { Started: true, Pid: int started } && _sandboxes.TryGetValue(message.Id, out var running))
                     running.OnStarted(started);
                 reply.TrySetResult(message);

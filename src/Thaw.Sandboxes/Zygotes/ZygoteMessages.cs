@@ -35,6 +35,11 @@ internal sealed class ZygoteRequest
     /// <summary>thawd wrote the start byte before sending: the child will not block on start.</summary>
     public bool? Prestarted { get; init; }
 
+    /// <summary>fork-zygote: the modules the child zygote imports, and what it puts in front of sys.path.</summary>
+    public IReadOnlyList<string>? Modules { get; init; }
+
+    public IReadOnlyList<string>? Paths { get; init; }
+
     /// <summary>The handler runtime's configuration: serve it instead of exec'ing argv.</summary>
     public System.Text.Json.Nodes.JsonObject? Runtime { get; init; }
 }
@@ -58,6 +63,14 @@ internal sealed class ZygoteMessage
     public int? Signal { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>A child zygote's hello: how many modules it imported, which failed and why, how long it took.</summary>
+    public int? Imported { get; init; }
+
+    public IReadOnlyList<string>? Failed { get; init; }
+
+    [JsonPropertyName("import_ms")]
+    public double? ImportMs { get; init; }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

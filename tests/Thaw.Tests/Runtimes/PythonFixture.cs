@@ -22,6 +22,9 @@ public sealed class PythonFixture : IAsyncLifetime
 
     public PythonRuntime Runtime { get; private set; } = null!;
 
+    /// <summary>The import cache the runtime gets (a subclass fixture may change it).</summary>
+    public ImportCacheOptions? CacheOptions { get; init; } = new();
+
     public Task InitializeAsync()
     {
         var options = new ThawOptions
@@ -34,7 +37,7 @@ public sealed class PythonFixture : IAsyncLifetime
         };
         Host = ResourceHost.Start(options, NullLogger.Instance);
         Spawner = new SandboxSpawner(Host, new SandboxOptions { LogLimitBytes = 64 << 10 }, NullLogger.Instance);
-        Runtime = new PythonRuntime(Spawner, new PythonRuntimeOptions { InitTimeout = TimeSpan.FromSeconds(20) });
+        Runtime = new PythonRuntime(Spawner, new PythonRuntimeOptions { InitTimeout = TimeSpan.FromSeconds(20), ImportCache = CacheOptions }, NullLogger.Instance);
         return Task.CompletedTask;
     }
 
@@ -51,6 +54,7 @@ public sealed class PythonFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await Runtime.DisposeAsync();
         await Spawner.DisposeAsync();
         Host.Dispose();
         Assert.Empty(LeakCensus.MountsUnder(_instance.Naming.StateDir));
