@@ -13,6 +13,35 @@ internal static class BenchCommand
         var command = new Command("bench", "Benchmarks that compare Thaw with a real peer in the same run and print ratios.");
         command.Subcommands.Add(Pools());
         command.Subcommands.Add(Startup());
+        command.Subcommands.Add(Python());
+        return command;
+    }
+
+    private static Command Python()
+    {
+        var baseline = new Option<string>("--baseline") { Description = "runc (a fresh python3 in a runc container, installed from Debian if missing) or none.", DefaultValueFactory = _ => "runc" };
+        var samples = new Option<int>("--samples") { Description = "Cold starts measured per function and Thaw mode.", DefaultValueFactory = _ => 40 };
+        var peerSamples = new Option<int>("--peer-samples") { Description = "Cold starts measured per function in runc.", DefaultValueFactory = _ => 20 };
+        var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"function\",\"mode\",\"median_ms\",\"p99_ms\"}]} to this file." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Draw median cold start per function and mode to this .png or .svg file." };
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the bench keeps its functions, pools and runc state.", DefaultValueFactory = _ => "/var/lib/thaw" };
+        var command = new Command("python", "Python cold start, request → first reply, for functions importing nothing, numpy and PIL+numpy: a fresh python3 in runc vs Thaw exec'ing a fresh interpreter, forking the root zygote, and forking the import cache's matching zygote.")
+        {
+            baseline, samples, peerSamples, json, plot, stateDir,
+        };
+        command.SetAction(parse =>
+        {
+            string peer = parse.GetValue(baseline)!;
+            if (peer is not ("runc" or "none"))
+                throw new ArgumentException($"--baseline: '{peer}' is not runc or none");
+            var options = new Bench.Python.PythonBenchOptions(parse.GetValue(samples), parse.GetValue(peerSamples), peer == "runc", parse.GetValue(stateDir)!);
+            if (options.Samples < 1 || options.PeerSamples < 1)
+                throw new ArgumentException("--samples and --peer-samples must be at least 1");
+            var report = new Bench.Python.PythonBench(options, AnsiConsole.Console).Run();
+            Bench.Python.PythonReportWriter.Print(report, AnsiConsole.Console);
+            WriteFiles(parse.GetValue(json), f => Bench.Python.PythonReportWriter.WriteJson(report, f), parse.GetValue(plot), f => Bench.Python.PythonReportWriter.WritePlot(report, f));
+            return 0;
+        });
         return command;
     }
 
@@ -40,16 +69,7 @@ internal static class BenchCommand
                 throw new ArgumentException("--samples and --peer-samples must be at least 1");
             var report = new Bench.Startup.StartupBench(options, AnsiConsole.Console).Run();
             Bench.Startup.StartupReportWriter.Print(report, AnsiConsole.Console);
-            if (parse.GetValue(json) is { } file)
-            {
-                Bench.Startup.StartupReportWriter.WriteJson(report, file.FullName);
-                AnsiConsole.MarkupLine($"JSON written to [blue]{Markup.Escape(file.FullName)}[/]");
-            }
-            if (parse.GetValue(plot) is { } image)
-            {
-                Bench.Startup.StartupReportWriter.WritePlot(report, image.FullName);
-                AnsiConsole.MarkupLine($"plot written to [blue]{Markup.Escape(image.FullName)}[/]");
-            }
+            WriteFiles(parse.GetValue(json), f => Bench.Startup.StartupReportWriter.WriteJson(report, f), parse.GetValue(plot), f => Bench.Startup.StartupReportWriter.WritePlot(report, f));
             return 0;
         });
         return command;
@@ -91,6 +111,20 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    private static void WriteFiles(FileInfo? json, Action<string> writeJson, FileInfo? plot, Action<string> writePlot)
+    {
+        if (json is not null)
+        {
+            writeJson(json.FullName);
+            AnsiConsole.MarkupLine($"JSON written to [blue]{Markup.Escape(json.FullName)}[/]");
+        }
+        if (plot is not null)
+        {
+            writePlot(plot.FullName);
+            AnsiConsole.MarkupLine($"plot written to [blue]{Markup.Escape(plot.FullName)}[/]");
+        }
     }
 
     internal static IReadOnlyList<int> ParseConcurrency(string text)

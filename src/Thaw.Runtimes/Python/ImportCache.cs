@@ -117,6 +117,26 @@ public sealed partial class ImportCache : IAsyncDisposable
             _ = Task.Run(() => BuildQuietlyAsync(set));
     }
 
+    /// <summary>
+    /// Builds, now, the node for everything <paramref name="function"/> was seen to load (after at
+    /// least one start): what learning would build after its next cold starts. For benches and prewarming.
+    /// </summary>
+    public async Task PrepareAsync(string function)
+    {
+        SortedSet<string> set;
+        List<string> modules;
+        lock (_lock)
+        {
+            if (!_functions.TryGetValue(function, out var learned) || learned.Packages.Count == 0)
+                return;
+            set = new SortedSet<string>(learned.Packages, StringComparer.Ordinal);
+            if (_nodes.Any(n => n.Packages.SetEquals(set)) || !_building.Add(Key(set)))
+                return;
+            modules = [.. learned.Modules.Order(StringComparer.Ordinal)];
+        }
+        await BuildAsync(set, modules).ConfigureAwait(false);
+    }
+
     /// <summary>Builds nodes for package sets named in advance (a seed file), each as a list of modules to import.</summary>
     public async Task SeedAsync(IEnumerable<IReadOnlyList<string>> moduleSets)
     {

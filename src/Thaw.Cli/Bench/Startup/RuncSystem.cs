@@ -50,17 +50,19 @@ internal sealed class RuncSystem : IStartupSystem
 
     private string Bundle(int slot) => Path.Combine(_dir, "b" + slot.ToString(CultureInfo.InvariantCulture));
 
-    public void Dispose()
+    public void Dispose() => RemoveEverything(_runc, _state, CgroupParent, _dir);
+
+    /// <summary>A runc peer's leftovers: containers of an interrupted run, its cgroup parent in every hierarchy, its dir.</summary>
+    internal static void RemoveEverything(string runc, string state, string cgroupParent, string dir)
     {
-        // Containers of an interrupted run, then runc's cgroup parent in every hierarchy.
         try
         {
-            foreach (var id in PeerCommands.Run(_runc, ["--root", _state, "list", "-q"]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                PeerCommands.Run(_runc, ["--root", _state, "delete", "--force", id]);
+            foreach (var id in PeerCommands.Run(runc, ["--root", state, "list", "-q"]).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                PeerCommands.Run(runc, ["--root", state, "delete", "--force", id]);
         }
         catch (InvalidOperationException) { }
-        CgroupLeftovers.Remove(CgroupParent);
-        Directory.Delete(_dir, recursive: true);
+        CgroupLeftovers.Remove(cgroupParent);
+        Directory.Delete(dir, recursive: true);
     }
 }
 

@@ -39,24 +39,14 @@ internal static class StartupReportWriter
             line.LineWidth = 2;
             line.MarkerSize = 7;
         }
-        var ticks = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = y => Math.Pow(10, y).ToString("0.###", CultureInfo.InvariantCulture),
-        };
-        plot.Axes.Left.TickGenerator = ticks;
-        plot.Axes.Left.Label.Text = "median ms per sandbox (log scale)";
+        BenchPlot.LogMilliseconds(plot, "median ms per sandbox (log scale)");
         plot.Axes.Bottom.Label.Text = "sandboxes started at once";
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             [.. report.Results.Select(r => (double)r.Concurrency).Distinct().Order()], [.. report.Results.Select(r => I(r.Concurrency)).Distinct().OrderBy(int.Parse)]);
         plot.Title("Sandbox start: request → /bin/true exited");
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         plot.Grid.MajorLineColor = ScottPlot.Colors.Black.WithOpacity(0.1);
-        if (path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
-            plot.SaveSvg(path, 900, 550);
-        else
-            plot.SavePng(path, 900, 550);
+        BenchPlot.Save(plot, path);
     }
 
     private static string F(double v) => v.ToString(v < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture);

@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Thaw.Cli.Bench.Startup;
+
+namespace Thaw.Cli.Bench.Python;
+
+/// <summary>
+/// The usual platform: a fresh python3 in a runc container per call. The container's root holds the
+/// host's /usr, /lib*, /bin and /etc read-only (the same interpreter and packages Thaw's sandboxes
+/// use) and the function at /handler; runc's default namespaces and cgroups. Timed from `runc run`
+/// to its exit, after the reply was printed.
+/// </summary>
+internal sealed class RuncPython : IDisposable
+{
+    private const string CgroupParent = "thawbench-runc-python";
+    private static readonly string[] HostDirs = ["usr", "bin", "sbin", "lib", "lib64", "etc"];
+    private readonly string _runc;
+    private readonly string _dir;
+    private readonly string _state;
+    private long _next;
+
+    public RuncPython(string dir, IEnumerable<BenchFunction> functions, Action<string> say)
+    {
+        _runc = PeerCommands.Require("runc", "runc", say);
+        _dir = dir;
+        _state = Path.Combine(dir, "state");
+        Directory.CreateDirectory(_state);
+        string rootfs = Path.Combine(dir, "rootfs");
+        foreach (var sub in new[] { "handler", "proc", "dev", "tmp" })
+            Directory.CreateDirectory(Path.Combine(rootfs, sub));
+        // The host's layout as it is: merged-/usr symlinks (bin -> usr/bin) stay symlinks, real dirs get bound.
+        foreach (var sub in HostDirs.Where(d => Directory.Exists("/" + d)))
+        {
+            if (new DirectoryInfo("/" + sub).LinkTarget is { } target)
+                File.CreateSymbolicLink(Path.Combine(rootfs, sub), target);
+            else
+                Directory.CreateDirectory(Path.Combine(rootfs, sub));
+        }
+        string template = Path.Combine(dir, "template");
+        Directory.CreateDirectory(template);
+        PeerCommands.Run(_runc, ["spec", "--bundle", template]);
+        foreach (var function in functions)
+        {
+            var spec = JsonNode.Parse(File.ReadAllText(Path.Combine(template, "config.json")))!;
+            spec["process"]!["terminal"] = false;
+            spec["process"]!["args"] = new JsonArray("/usr/bin/python3", "-I", "-S", "-c", BenchFunctions.FreshInterpreterMain);
+            spec["process"]!["cwd"] = "/handler";
+            spec["root"] = new JsonObject { ["path"] = rootfs, ["readonly"] = true };
+            var mounts = spec["mounts"]!.AsArray();
+            foreach (var sub in HostDirs.Where(d => Directory.Exists("/" + d) && !IsSymlink("/" + d)))
+                mounts.Add(Bind("/" + sub, "/" + sub));
+            mounts.Add(Bind(function.Dir, "/handler"));
+            spec["linux"]!["cgroupsPath"] = $"/{CgroupParent}/{function.Name}";
+            string bundle = Path.Combine(dir, "b-" + function.Name);
+            Directory.CreateDirectory(bundle);
+            File.WriteAllText(Path.Combine(bundle, "config.json"), spec.ToJsonString());
+        }
+    }
+
+    public string Mode => "runc-python";
+
+    public double ColdStart(BenchFunction function)
+    {
+        string id = "thawbench-py-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
+        return PeerCommands.Time(_runc, ["--root", _state, "run", "--bundle", Path.Combine(_dir, "b-" + function.Name), id]);
+    }
+
+    private static JsonObject Bind(string source, string destination) => new()
+    {
+        ["destination"] = destination,
+        ["type"] = "bind",
+        ["source"] = source,
+        ["options"] = new JsonArray("rbind", "ro"),
+    };
+
+    private static bool IsSymlink(string path) => new DirectoryInfo(path).LinkTarget is not null;
+
+    public void Dispose() => RuncSystem.RemoveEverything(_runc, _state, CgroupParent, _dir);
+}
