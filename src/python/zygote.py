@@ -54,6 +54,8 @@ AT_FDCWD, MOVE_MOUNT_F_EMPTY_PATH = -100, 0x4
 # every pooled root has and the zygote never uses.
 ATTACH_POINT = b"/packages"
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+PARK_WHEN_IDLE_MS = 20
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -160,6 +162,18 @@ def enter_sandbox(req, fds, status_w):
         os.close(start)
 
 
+def warm_parked(native):
+    """What a parked child will run once claimed, run once now with nothing real: its copy-on-write
+    faults (~14 µs each here) happen while it waits instead of on the request's path."""
+    runtime.warm()
+    fake = {"argv": ["/bin/true"], "env": {"A": "b"}, "namespaces": ["ipc", "uts", "pid", "mnt"], "uid": 65534, "gid": 65534}
+    if native is not None:
+        ctypes.byref(native_spec(fake, {"cgroup": [-1], "tree": -1, "netns": -1, "stdin": -1, "stdout": -1, "stderr": -1}, -1))
+    os.environ["THAW_WARM"] = "1"
+    del os.environ["THAW_WARM"]
+    json.loads(json.dumps(fake))
+
+
 def serve_runtime(req, fds, status_w):
     """A Python function's sandbox: no exec, the runtime this process already holds serves it."""
     os.environ.clear()  # what execve would have given a program: the request's environment only
@@ -261,8 +275,13 @@ class Sandbox:
 
 
 class Zygote:
-    def __init__(self, conn, native, own_pidns, info=None):
+    def __init__(self, conn, native, own_pidns, info=None, parked=0):
         self.conn = conn
+        # Children forked ahead of time, each waiting on its own socket for a sandbox to become:
+        # the fork, Python's after-fork work and the runtime's copy-on-write faults (~14 µs each
+        # on this VM) happen while the zygote is idle, not on a request's path.
+        self.park_target = max(0, int(parked))
+        self.parked = []          # [(pid, socket)], oldest first
         self.info = info or {}    # told thawd in the hello reply (a child zygote: what it imported)
         self.native = native      # libthawspawn, loaded before the chroot, or None
         self.sandboxes = {}       # id -> Sandbox
@@ -290,7 +309,15 @@ class Zygote:
 
     def serve(self):
         while True:
-            for fd, _ in self.poll.poll():
+            # Short of parked children: fork one once the zygote has been idle for a moment and no
+            # sandbox is mid-start (a refill next to a start would slow it by a fork's worth).
+            short = len(self.parked) < self.park_target
+            events = self.poll.poll(PARK_WHEN_IDLE_MS if short else None)
+            if not events:
+                if short and not self.by_pipe:
+                    self.park()
+                continue
+            for fd, _ in events:
                 if fd == self.conn.fileno():
                     if not self.receive():
                         return
@@ -319,6 +346,7 @@ class Zygote:
             req = json.loads(data)
             op = req.get("op")
             if op == "spawn":
+                req["_raw"] = data  # a parked child gets the request as it came, not re-encoded
                 self.spawn(req, fds)
             elif op == "kill":
                 self.kill(req)
@@ -378,7 +406,7 @@ class Zygote:
             if req.get("via", "fork") == "helper":
                 pid, vforked = self.spawn_native(req, named, status_w)
             else:
-                pid = self.fork_child(req, named, status_w)
+                pid = self.fork_child(req, named, status_w, fds)
         finally:
             os.close(status_w)
         os.set_blocking(status_r, False)
@@ -417,10 +445,14 @@ class Zygote:
             raise OSError(-pid, f"clone: {os.strerror(-pid)}")
         return pid, bool(spec.vfork)
 
-    def fork_child(self, req, named, status_w):
+    def fork_child(self, req, named, status_w, fds=()):
         # Born pid 1 of a new pid namespace: unshared for the zygote's children only, so no second
         # fork is needed (one Python fork costs milliseconds on a VM), and undone right after.
         new_pidns = "pid" in req.get("namespaces", [])
+        if new_pidns and self.parked:
+            pid = self.hand_to_parked(req, fds, status_w)
+            if pid is not None:
+                return pid
         if new_pidns:
             check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
         try:
@@ -434,23 +466,84 @@ class Zygote:
         spec = native_spec(req, named, status_w) if self.native is not None else None
         pid = os.fork()
         if pid == 0:
-            try:
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                if spec is not None:
-                    self.native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
-                else:
-                    keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
-                            named["stderr"], named.get("start", -1), named.get("invoke", -1), *named["cgroup"]]
-                    close_all_but(0, 1, 2, *keep)
-                    enter_sandbox(req, named, status_w)
-                if "runtime" in req:
-                    serve_runtime(req, named, status_w)
-                exec_program(req, status_w)
-            except BaseException as e:  # the child must never return into the server loop
-                report_error(status_w, f"sandbox setup failed: {e}")
-            os._exit(EXIT_SETUP_FAILED)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.become_sandbox(req, named, status_w, spec)
         return pid
+
+    def become_sandbox(self, req, named, status_w, spec):
+        """In a forked child: enter the sandbox, then exec the program or serve the runtime. Never returns."""
+        try:
+            if spec is not None:
+                self.native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
+            else:
+                keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
+                        named["stderr"], named.get("start", -1), named.get("invoke", -1), *named["cgroup"]]
+                close_all_but(0, 1, 2, *keep)
+                enter_sandbox(req, named, status_w)
+            if "runtime" in req:
+                serve_runtime(req, named, status_w)
+            exec_program(req, status_w)
+        except BaseException as e:  # the child must never return into the server loop
+            report_error(status_w, f"sandbox setup failed: {e}")
+        os._exit(EXIT_SETUP_FAILED)
+
+    def park(self):
+        """Forks a child that waits to become a sandbox: born pid 1 of a new pid namespace, still in
+        the zygote's own sandbox, its after-fork work and the runtime's warm-up already done."""
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+        try:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    here.close()
+                    self.wait_parked(there)
+                finally:
+                    os._exit(EXIT_SETUP_FAILED)
+        finally:
+            check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
+            there.close()
+        self.parked.append((pid, here))
+
+    def wait_parked(self, sock):
+        """The parked child: drop the zygote's descriptors, pre-fault, then wait to be claimed."""
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the zygote gone: so is this child
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self.conn.close()
+        for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
+            os.close(fd)
+        for _, other in self.parked:
+            other.close()
+        warm_parked(self.native)
+        data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS + 1, socket.MSG_CMSG_CLOEXEC)
+        if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+            os._exit(0)  # the zygote shut down (or sent garbage): never became a sandbox
+        sock.close()
+        req = json.loads(data)
+        *fds, status_w = fds
+        named = {"cgroup": []}
+        for name, fd in zip(req.get("fds", []), fds):
+            if name == "cgroup":
+                named["cgroup"].append(fd)
+            else:
+                named[name] = fd
+        spec = native_spec(req, named, status_w) if self.native is not None else None
+        self.become_sandbox(req, named, status_w, spec)
+
+    def hand_to_parked(self, req, fds, status_w):
+        """Gives a validated fork request to the oldest parked child; None if there is none or it died."""
+        while self.parked:
+            pid, sock = self.parked.pop(0)
+            try:
+                socket.send_fds(sock, [req.get("_raw") or json.dumps(req).encode()], [*fds, status_w])
+                return pid
+            except OSError:
+                continue  # it died while parked (reaped elsewhere): try the next, or fork
+            finally:
+                sock.close()
+        return None
 
     def fork_zygote(self, req, fds):
         """A child zygote for the import cache: a fork of this one that imports more modules and
@@ -462,19 +555,21 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
-                self.become_child(fds[0], modules, paths)
+                self.become_child(fds[0], modules, paths, req.get("parked", self.park_target))
             finally:
                 os._exit(1)
         # Reaped like any child (reap ignores pids that are not sandboxes); thawd sees its connection close.
         self.send(op="zygote-forked", id=req.get("id"), pid=pid)
 
-    def become_child(self, conn_fd, modules, paths):
+    def become_child(self, conn_fd, modules, paths, parked):
         # Nothing of the parent's may stay reachable: its connection, its wake pipe, its sandboxes'
         # status pipes. Its sandboxes are not this process's children; forget them.
         signal.set_wakeup_fd(-1)
         self.conn.close()
         for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
             os.close(fd)
+        for _, other in self.parked:
+            other.close()
         started = time.monotonic()
         for path in reversed(paths):
             if path not in sys.path:
@@ -489,7 +584,7 @@ class Zygote:
         # (and so copying) those objects in the children.
         gc.freeze()
         info = {"imported": len(modules) - len(failed), "failed": failed, "import_ms": round((time.monotonic() - started) * 1000, 3)}
-        child = Zygote(socket.socket(fileno=conn_fd), self.native, self.own_pidns, info)
+        child = Zygote(socket.socket(fileno=conn_fd), self.native, self.own_pidns, info, parked)
         try:
             child.serve()
         finally:
@@ -538,6 +633,9 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            for parked in [p for p in self.parked if p[0] == pid]:
+                self.parked.remove(parked)  # died while parked (OOM, killed): the loop parks another
+                parked[1].close()
             sb = self.by_pid.pop(pid, None)
             if sb is not None:
                 sb.exited = status
@@ -561,7 +659,14 @@ class Zygote:
                   error=sb.error)
 
     def shutdown(self):
-        # thawd is gone: nothing may outlive it. Kill every sandbox, then reap.
+        # thawd is gone: nothing may outlive it. Kill every sandbox and parked child, then reap.
+        for pid, sock in self.parked:
+            sock.close()
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.parked = []
         for sb in self.sandboxes.values():
             if sb.exited is None:
                 try:
@@ -633,7 +738,7 @@ def boot(config):
         listener.close()
         os.unlink(config["socket"])
     conn.settimeout(None)
-    zygote = Zygote(conn, native, own_pidns)
+    zygote = Zygote(conn, native, own_pidns, parked=config.get("parked", 0))
     try:
         zygote.serve()
     finally:

@@ -194,6 +194,52 @@ class RuntimeTests(unittest.TestCase):
         self.assert_init_error({"main.py": "raise RuntimeError('no config')\n"}, "main.handler", "init", "RuntimeError", "no config")
 
 
+class ParkedChildTests(unittest.TestCase):
+    """A zygote that keeps a child forked ahead hands a fork request to it instead of forking."""
+
+    def test_a_parked_child_becomes_the_sandbox_and_another_is_parked(self):
+        build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
+        code = tempfile.mkdtemp(prefix="thaw-test-fn-")
+        os.chmod(code, 0o755)
+        with open(os.path.join(code, "f.py"), "w") as f:
+            f.write("import os\ndef f(event):\n    return [os.getpid(), os.getuid()]\n")
+        z = ZygoteClient(build_native(build_dir), "fork", parked=1)
+        try:
+            z.send({"op": "hello", "version": 1})
+            z.receive()
+            parked = wait_children(z.proc.pid, 1)
+            here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            out, err, start = z.spawn("p1", [], runtime={"code_dir": code}, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"],
+                                      extra_fds=[there.fileno()])
+            there.close()
+            os.close(start)
+            self.assertEqual(parked, [z.wait_for("spawned", "p1")["pid"]])  # no fork: the parked child took it
+            here.settimeout(10)
+            self.assertEqual("ready", read_frame(here)["op"])
+            write_frame(here, {"op": "invoke", "id": "r", "event": None})
+            self.assertEqual([1, 65534], read_frame(here)["result"])  # pid 1 of its own namespace, unprivileged
+            here.close()
+            self.assertEqual(0, z.wait_for("exit", "p1")["code"])
+            read_all(out), read_all(err)
+            refilled = wait_children(z.proc.pid, 1)
+            self.assertNotEqual(parked, refilled)  # parked again once idle
+        finally:
+            z.close()
+            shutil.rmtree(build_dir)
+            shutil.rmtree(code)
+        self.assertFalse(os.path.exists(f"/proc/{refilled[0]}"))  # the zygote's exit took its parked child along
+
+
+def wait_children(pid, n, timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+        if len(children) == n or time.monotonic() > deadline:
+            return children
+        time.sleep(0.01)
+
+
 class ChildZygoteTests(unittest.TestCase):
     """The import cache's building block: a zygote forked from the root zygote with modules imported."""
 

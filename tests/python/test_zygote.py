@@ -29,11 +29,11 @@ def build_native(directory):
 
 
 class ZygoteClient:
-    def __init__(self, native=None, via="fork"):
+    def __init__(self, native=None, via="fork", parked=0):
         self.dir = tempfile.mkdtemp(prefix="thaw-test-zygote-")
         self.socket_path = os.path.join(self.dir, "zygote.sock")
         self.via = via
-        config = {"socket": self.socket_path, "native": native}
+        config = {"socket": self.socket_path, "native": native, "parked": parked}
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()

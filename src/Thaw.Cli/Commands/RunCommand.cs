@@ -57,6 +57,8 @@ internal static class RunCommand
                 "fork" => SpawnVia.Fork,
                 var v => throw new ArgumentException($"--via must be helper or fork (was '{v}')"),
             },
+            // One sandbox: a child forked ahead would never be used.
+            Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { Parked = 0 },
         };
         await using var spawner = new SandboxSpawner(host, options, logger);
         using var stdout = Console.OpenStandardOutput();

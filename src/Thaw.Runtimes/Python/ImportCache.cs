@@ -233,7 +233,7 @@ public sealed partial class ImportCache : IAsyncDisposable
             Zygote zygote;
             try
             {
-                zygote = await from.ForkAsync(extra, _paths, _options.ForkTimeout).ConfigureAwait(false);
+                zygote = await from.ForkAsync(extra, _paths, _options.ForkTimeout, _options.Parked).ConfigureAwait(false);
             }
             finally
             {

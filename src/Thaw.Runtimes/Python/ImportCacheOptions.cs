@@ -15,6 +15,9 @@ public sealed class ImportCacheOptions
     /// <summary>A zygote nothing forked from for this long is evicted.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Children each zygote of the tree keeps forked ahead (see ZygoteOptions.Parked).</summary>
+    public int Parked { get; set; } = 1;
+
     /// <summary>How long forking a zygote and importing its packages may take.</summary>
     public TimeSpan ForkTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -24,6 +27,7 @@ public sealed class ImportCacheOptions
         if (MemoryBudgetBytes < 0) problems.Add($"MemoryBudgetBytes must not be negative (was {MemoryBudgetBytes})");
         if (SharedBy < 2) problems.Add($"SharedBy must be at least 2 (was {SharedBy})");
         if (HotStarts < 1) problems.Add($"HotStarts must be at least 1 (was {HotStarts})");
+        if (Parked is < 0 or > 64) problems.Add($"Parked must be 0 to 64 (was {Parked})");
         if (IdleTimeout <= TimeSpan.Zero) problems.Add($"IdleTimeout must be positive (was {IdleTimeout})");
         if (problems.Count > 0)
             throw new ArgumentException("invalid import cache options: " + string.Join("; ", problems));

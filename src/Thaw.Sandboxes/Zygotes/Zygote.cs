@@ -84,7 +84,7 @@ public sealed partial class Zygote : IDisposable
             root = host.Roots.Claim(options.Directory);
             // Loaded before the zygote chroots, so the host path.
             string? native = File.Exists(options.NativePath) ? options.NativePath : null;
-            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native);
+            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked);
             var psi = new ProcessStartInfo(options.Python)
             {
                 // -I: no user site or PYTHON* variables; -S: no site import (faster, nothing to find).
@@ -144,9 +144,9 @@ public sealed partial class Zygote : IDisposable
     /// <summary>
     /// Forks a child zygote that imports <paramref name="modules"/> (with <paramref name="paths"/> in
     /// front of sys.path) on top of what this one holds: a node of the import cache. Completes once
-    /// the child answered hello, after its imports.
+    /// the child answered hello, after its imports. It keeps <paramref name="parked"/> children forked ahead.
     /// </summary>
-    public async Task<Zygote> ForkAsync(IReadOnlyList<string> modules, IReadOnlyList<string> paths, TimeSpan timeout)
+    public async Task<Zygote> ForkAsync(IReadOnlyList<string> modules, IReadOnlyList<string> paths, TimeSpan timeout, int parked = 1)
     {
         ObjectDisposedException.ThrowIf(!IsAlive, this);
         var (here, there) = FdPassing.SocketPair(System.Net.Sockets.SocketType.Seqpacket);
@@ -154,7 +154,7 @@ public sealed partial class Zygote : IDisposable
         try
         {
             string id = $"z{Pid}-{Interlocked.Increment(ref _nextChild)}";
-            var forked = await Connection.RequestAsync(new ZygoteRequest { Op = "fork-zygote", Id = id, Modules = modules, Paths = paths, Fds = ["conn"] }, [there])
+            var forked = await Connection.RequestAsync(new ZygoteRequest { Op = "fork-zygote", Id = id, Modules = modules, Paths = paths, Parked = parked, Fds = ["conn"] }, [there])
                 .WaitAsync(timeout).ConfigureAwait(false);
             there.Dispose();
             int pid = forked.Pid ?? throw new ZygoteException("fork-zygote reply without a pid");

@@ -40,6 +40,9 @@ internal sealed class ZygoteRequest
 
     public IReadOnlyList<string>? Paths { get; init; }
 
+    /// <summary>fork-zygote: children the new zygote keeps forked ahead.</summary>
+    public int? Parked { get; init; }
+
     /// <summary>The handler runtime's configuration: serve it instead of exec'ing argv.</summary>
     public System.Text.Json.Nodes.JsonObject? Runtime { get; init; }
 }

@@ -15,6 +15,13 @@ public sealed class ZygoteOptions
     /// <summary>How long a zygote may take to enter its sandbox and listen.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Children the zygote keeps forked ahead, each waiting to become a sandbox forked from it (the
+    /// Python runtime's path; the exec runtime's vfork spawn does not use them). Measured in
+    /// docs/benchmarks.md: a fork plus Python's after-fork work costs milliseconds here.
+    /// </summary>
+    public int Parked { get; set; } = 1;
+
     public string ScriptPath => Path.Combine(Directory, "zygote.py");
 
     /// <summary>The exec runtime's native spawn (src/native/thaw-spawn.c); the zygote forks in Python without it.</summary>
@@ -27,6 +34,8 @@ public sealed class ZygoteOptions
             throw new ArgumentException($"zygote interpreter {Python} not found (install Debian's python3)");
         if (!File.Exists(ScriptPath))
             throw new ArgumentException($"zygote server {ScriptPath} not found (is the build output complete?)");
+        if (Parked is < 0 or > 64)
+            throw new ArgumentException($"ZygoteOptions.Parked must be 0 to 64 (was {Parked})");
         if (StartTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"ZygoteOptions.StartTimeout must be positive (was {StartTimeout})");
     }

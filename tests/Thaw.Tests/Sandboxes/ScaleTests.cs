@@ -56,7 +56,9 @@ public sealed class ScaleTests(SandboxFixture fixture) : IClassFixture<SandboxFi
         // Released resources are recycled by the pools' workers: wait for the fds to settle.
         await Wait.UntilAsync(() => LeakCensus.OpenFds() - PooledNetnsFds() <= before.Fds, TimeSpan.FromSeconds(30),
             $"thawd's fds (less the netns pool's) back to {before.Fds} (now {LeakCensus.OpenFds() - PooledNetnsFds()})");
-        Assert.Equal(0, ZygoteChildren());
+        // The zygote's only children: those it keeps parked (forked ahead, not yet sandboxes).
+        await Wait.UntilAsync(() => ZygoteChildren() == new Thaw.Sandboxes.Zygotes.ZygoteOptions().Parked, TimeSpan.FromSeconds(10),
+            $"the zygote's children to be just its parked ones (now {ZygoteChildren()})");
         // No sandbox cgroup holds a process; only the zygote's own does.
         var cgroupProcs = fixture.Host.Cgroups.Pool.Stats();
         Assert.Equal(1, cgroupProcs.InUse);

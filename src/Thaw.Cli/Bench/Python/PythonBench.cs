@@ -28,6 +28,7 @@ internal sealed record PythonReport(IReadOnlyList<PythonResult> Results, IReadOn
 internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole console)
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan IdleBetweenStarts = TimeSpan.FromMilliseconds(100);
     private readonly string _dir = Path.Combine(options.StateDir, "bench-python");
     private readonly List<PythonResult> _results = [];
     private readonly List<string> _notes = [];
@@ -76,6 +77,9 @@ internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole conso
         {
             foreach (var pool in host.Pools())
                 pool.WaitUntilFull(TimeSpan.FromSeconds(30));
+            // Cold starts are measured from an idle platform: zygotes re-park a child once idle for
+            // 20 ms (zygote.py, PARK_WHEN_IDLE_MS), which takes a fork's worth of time.
+            Thread.Sleep(IdleBetweenStarts);
         }
         Settle();
         var spawner = new SandboxSpawner(host, new SandboxOptions(), NullLogger.Instance);
