@@ -166,12 +166,23 @@ def warm_parked(native):
     """What a parked child will run once claimed, run once now with nothing real: its copy-on-write
     faults (~14 µs each here) happen while it waits instead of on the request's path."""
     runtime.warm()
-    fake = {"argv": ["/bin/true"], "env": {"A": "b"}, "namespaces": ["ipc", "uts", "pid", "mnt"], "uid": 65534, "gid": 65534}
-    if native is not None:
-        ctypes.byref(native_spec(fake, {"cgroup": [-1], "tree": -1, "netns": -1, "stdin": -1, "stdout": -1, "stderr": -1}, -1))
-    os.environ["THAW_WARM"] = "1"
-    del os.environ["THAW_WARM"]
-    json.loads(json.dumps(fake))
+    # A request shaped like thawd's (PROTOCOL.md), so parsing the real one reuses pages already touched.
+    fake = {"op": "spawn", "id": "sb-000000", "via": "fork", "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
+            "cwd": "/handler", "hostname": "thaw-warm-function", "uid": 65534, "gid": 65534, "namespaces": ["ipc", "uts", "pid", "mnt"],
+            "fds": ["tree", "netns", "stdin", "stdout", "stderr", "start", "invoke", "cgroup", "cgroup", "cgroup", "cgroup"], "prestarted": True,
+            "runtime": {"handler": "main.handler", "paths": ["/usr/lib/python3/dist-packages"], "function": {"name": "warm", "version": "1", "memory_mb": 128}}}
+    for _ in range(2):
+        request = json.loads(json.dumps(fake).encode())
+        named = {"cgroup": []}
+        for name in request["fds"]:
+            if name == "cgroup":
+                named["cgroup"].append(-1)
+            else:
+                named[name] = -1
+        if native is not None:
+            ctypes.byref(native_spec(request, named, -1))
+    os.environ.update(fake["env"])
+    os.environ.clear()
 
 
 def serve_runtime(req, fds, status_w):
@@ -702,6 +713,9 @@ def enter_own_root(root):
 
 def boot(config):
     """Enter the zygote's own lean sandbox, then serve the one connection thawd makes."""
+    # Nothing of thawd's environment belongs in a sandbox; an empty one also makes setting each
+    # sandbox's environment cheap.
+    os.environ.clear()
     for path in config.get("cgroup_procs", []):
         with open(path, "w") as f:
             f.write("0")
