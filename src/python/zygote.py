@@ -162,26 +162,70 @@ def enter_sandbox(req, fds, status_w):
         os.close(start)
 
 
+def name_spawn_fds(req, fds):
+    """Checks a spawn request and names its fds (PROTOCOL.md); raises ValueError naming the problem."""
+    names = req.get("fds", [])
+    if len(names) != len(fds):
+        raise ValueError(f"request names {len(names)} fds but carries {len(fds)}")
+    named = {"cgroup": []}
+    for name, fd in zip(names, fds):
+        if name == "cgroup":
+            named["cgroup"].append(fd)
+        elif name in ("root", "tree", "netns", "stdin", "stdout", "stderr", "start", "invoke"):
+            named[name] = fd
+        else:
+            raise ValueError(f"unknown fd name {name!r}")
+    if ("root" in named) == ("tree" in named):
+        raise ValueError("spawn needs a root fd or a tree fd (exactly one)")
+    if "tree" in named and "mnt" not in req.get("namespaces", []):
+        raise ValueError("a tree fd needs the mnt namespace to be attached in")
+    for required in ("netns", "stdin", "stdout", "stderr"):
+        if required not in named:
+            raise ValueError(f"spawn needs a {required} fd")
+    unknown = [n for n in req.get("namespaces", []) if n not in NAMESPACES]
+    if unknown:
+        raise ValueError(f"unknown namespaces {unknown}")
+    if req.get("via", "fork") not in ("fork", "helper"):
+        raise ValueError(f"unknown via {req.get('via')!r}")
+    if "runtime" in req:
+        if req.get("via", "fork") != "fork" or "invoke" not in named:
+            raise ValueError("a runtime spawn needs via fork and an invoke fd")
+        if not isinstance(req["runtime"], dict):
+            raise ValueError("runtime must be an object")
+    elif not req.get("argv"):
+        raise ValueError("spawn needs a non-empty argv")
+    return named
+
+
+# A request shaped like thawd's (PROTOCOL.md): handling it once, with nothing real, touches the
+# pages a real one will, so the copy-on-write faults after a fork (~14 µs each here) are taken early.
+WARM_REQUEST = {
+    "op": "spawn", "id": "sb-000000", "via": "fork", "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
+    "cwd": "/handler", "hostname": "thaw-warm-function", "uid": 65534, "gid": 65534, "namespaces": ["ipc", "uts", "pid", "mnt"],
+    "fds": ["tree", "netns", "stdin", "stdout", "stderr", "start", "invoke", "cgroup", "cgroup", "cgroup", "cgroup"], "prestarted": True,
+    "runtime": {"handler": "main.handler", "paths": ["/usr/lib/python3/dist-packages"], "function": {"name": "warm", "version": "1", "memory_mb": 128}},
+}
+
+
+def warm_requests(native):
+    """Parses, checks and specs WARM_REQUEST twice (what both the zygote and a parked child do per request)."""
+    for _ in range(2):
+        data = json.dumps(WARM_REQUEST).encode()
+        request = json.loads(data)
+        request["_raw"] = data
+        named = name_spawn_fds(request, [-1] * len(request["fds"]))
+        if native is not None:
+            ctypes.byref(native_spec(request, named, -1))
+        json.dumps({"op": "spawned", "id": request["id"], "pid": 1}, separators=(",", ":")).encode()
+        Sandbox(request["id"], 1, -1)
+
+
 def warm_parked(native):
     """What a parked child will run once claimed, run once now with nothing real: its copy-on-write
     faults (~14 µs each here) happen while it waits instead of on the request's path."""
     runtime.warm()
-    # A request shaped like thawd's (PROTOCOL.md), so parsing the real one reuses pages already touched.
-    fake = {"op": "spawn", "id": "sb-000000", "via": "fork", "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
-            "cwd": "/handler", "hostname": "thaw-warm-function", "uid": 65534, "gid": 65534, "namespaces": ["ipc", "uts", "pid", "mnt"],
-            "fds": ["tree", "netns", "stdin", "stdout", "stderr", "start", "invoke", "cgroup", "cgroup", "cgroup", "cgroup"], "prestarted": True,
-            "runtime": {"handler": "main.handler", "paths": ["/usr/lib/python3/dist-packages"], "function": {"name": "warm", "version": "1", "memory_mb": 128}}}
-    for _ in range(2):
-        request = json.loads(json.dumps(fake).encode())
-        named = {"cgroup": []}
-        for name in request["fds"]:
-            if name == "cgroup":
-                named["cgroup"].append(-1)
-            else:
-                named[name] = -1
-        if native is not None:
-            ctypes.byref(native_spec(request, named, -1))
-    os.environ.update(fake["env"])
+    warm_requests(native)
+    os.environ.update(WARM_REQUEST["env"])
     os.environ.clear()
 
 
@@ -379,38 +423,9 @@ class Zygote:
 
     def spawn(self, req, fds):
         sid = req["id"]
-        names = req.get("fds", [])
-        if len(names) != len(fds):
-            raise ValueError(f"request names {len(names)} fds but carries {len(fds)}")
         if sid in self.sandboxes:
             raise ValueError(f"sandbox {sid} already exists")
-        named = {"cgroup": []}
-        for name, fd in zip(names, fds):
-            if name == "cgroup":
-                named["cgroup"].append(fd)
-            elif name in ("root", "tree", "netns", "stdin", "stdout", "stderr", "start", "invoke"):
-                named[name] = fd
-            else:
-                raise ValueError(f"unknown fd name {name!r}")
-        if ("root" in named) == ("tree" in named):
-            raise ValueError("spawn needs a root fd or a tree fd (exactly one)")
-        if "tree" in named and "mnt" not in req.get("namespaces", []):
-            raise ValueError("a tree fd needs the mnt namespace to be attached in")
-        for required in ("netns", "stdin", "stdout", "stderr"):
-            if required not in named:
-                raise ValueError(f"spawn needs a {required} fd")
-        unknown = [n for n in req.get("namespaces", []) if n not in NAMESPACES]
-        if unknown:
-            raise ValueError(f"unknown namespaces {unknown}")
-        if req.get("via", "fork") not in ("fork", "helper"):
-            raise ValueError(f"unknown via {req.get('via')!r}")
-        if "runtime" in req:
-            if req.get("via", "fork") != "fork" or "invoke" not in named:
-                raise ValueError("a runtime spawn needs via fork and an invoke fd")
-            if not isinstance(req["runtime"], dict):
-                raise ValueError("runtime must be an object")
-        elif not req.get("argv"):
-            raise ValueError("spawn needs a non-empty argv")
+        named = name_spawn_fds(req, fds)
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         vforked = False
         try:
@@ -516,6 +531,9 @@ class Zygote:
             check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
             there.close()
         self.parked.append((pid, here))
+        # The fork shared every page with the child: the zygote's next request would copy the pages
+        # it writes, one fault each. Take those faults now, while idle.
+        warm_requests(self.native)
 
     def wait_parked(self, sock):
         """The parked child: drop the zygote's descriptors, pre-fault, then wait to be claimed."""
