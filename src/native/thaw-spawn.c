@@ -70,6 +70,17 @@ static int drop_bounding_set(void) {
    which only limits what an exec can gain (the zygote never execs; its children drop root before
    theirs) and is inherited: no child has to drop it again. Returns 0 or -errno. */
 int thaw_init(void) {
+    /* Root's inheritable set is what an exec by root keeps once the bounding set is empty: the
+       zygote keeps it full, so a Morula interpreter it execs still holds root's capabilities to
+       enter its sandbox. Every sandbox clears it (capset below) before anything runs. */
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct caps[2];
+    if (syscall(SYS_capget, &header, caps) < 0)
+        return -errno;
+    caps[0].inheritable = caps[0].permitted;
+    caps[1].inheritable = caps[1].permitted;
+    if (syscall(SYS_capset, &header, caps) < 0)
+        return -errno;
     sigemptyset(&not_default);
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction old;

@@ -56,6 +56,8 @@ ATTACH_POINT = b"/packages"
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 PARK_WHEN_IDLE_MS = 20
+HERE = os.path.dirname(os.path.abspath(__file__))  # this folder; /handler once the zygote is in its own root
+NATIVE_PATH = None  # libthawspawn as this process can open it now (after the zygote entered its root)
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -162,6 +164,43 @@ def enter_sandbox(req, fds, status_w):
         os.close(start)
 
 
+def become_sandbox(native, req, named, status_w, spec):
+    """In a forked child: enter the sandbox, then exec the program or serve the runtime. Never returns."""
+    try:
+        if spec is not None:
+            native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
+        else:
+            keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
+                    named["stderr"], named.get("start", -1), named.get("invoke", -1), *named["cgroup"]]
+            close_all_but(0, 1, 2, *keep)
+            enter_sandbox(req, named, status_w)
+        if "runtime" in req:
+            serve_runtime(req, named, status_w)
+        exec_program(req, status_w)
+    except BaseException as e:  # the child must never return into the server loop
+        report_error(status_w, f"sandbox setup failed: {e}")
+    os._exit(EXIT_SETUP_FAILED)
+
+
+def await_claim(sock, native):
+    """A parked child (or Morula interpreter) waits for its request: the zygote sends it as it came,
+    with its fds and the status pipe's write end last. Then it becomes that sandbox."""
+    data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS + 1, socket.MSG_CMSG_CLOEXEC)
+    if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        os._exit(0)  # the zygote shut down (or sent garbage): never became a sandbox
+    sock.close()
+    req = json.loads(data)
+    *fds, status_w = fds
+    named = {"cgroup": []}
+    for name, fd in zip(req.get("fds", []), fds):
+        if name == "cgroup":
+            named["cgroup"].append(fd)
+        else:
+            named[name] = fd
+    spec = native_spec(req, named, status_w) if native is not None else None
+    become_sandbox(native, req, named, status_w, spec)
+
+
 def name_spawn_fds(req, fds):
     """Checks a spawn request and names its fds (PROTOCOL.md); raises ValueError naming the problem."""
     names = req.get("fds", [])
@@ -253,7 +292,14 @@ def exec_program(req, status_w):
 
 def drop_bounding_set():
     """Empties this process's capability bounding set (needs CAP_SETPCAP). The zygote does it once
-    at boot (it never execs; the set is inherited), so children have nothing left to drop."""
+    at boot (the set is inherited), so children have nothing left to drop. Its inheritable set is
+    made full first: what an exec by root keeps with an empty bounding set (a Morula interpreter)."""
+    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    check(libc.capget(ctypes.byref(header), data), "capget")
+    for d in data:
+        d.inheritable = d.permitted
+    check(libc.capset(ctypes.byref(header), data), "capset")
     for cap in range(LAST_CAP + 1):
         check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)")
 
@@ -336,6 +382,9 @@ class Zygote:
         # the fork, Python's after-fork work and the runtime's copy-on-write faults (~14 µs each
         # on this VM) happen while the zygote is idle, not on a request's path.
         self.park_target = max(0, int(parked))
+        # Morula (fresh mode): parked children exec a fresh interpreter that imports these
+        # {"modules": [...], "paths": [...]}, and every fork request goes to one of them.
+        self.fresh = None
         self.parked = []          # [(pid, socket)], oldest first
         self.info = info or {}    # told thawd in the hello reply (a child zygote: what it imported)
         self.native = native      # libthawspawn, loaded before the chroot, or None
@@ -475,10 +524,17 @@ class Zygote:
         # Born pid 1 of a new pid namespace: unshared for the zygote's children only, so no second
         # fork is needed (one Python fork costs milliseconds on a VM), and undone right after.
         new_pidns = "pid" in req.get("namespaces", [])
+        if self.fresh is not None:
+            if not new_pidns:
+                raise ValueError("a fresh (Morula) zygote's sandboxes need the pid namespace")
+            if not self.parked:
+                self.park()  # none waiting: start one now; the request queues on its socket meanwhile
         if new_pidns and self.parked:
             pid = self.hand_to_parked(req, fds, status_w)
             if pid is not None:
                 return pid
+        if self.fresh is not None:
+            raise OSError("no fresh interpreter could take the request")
         if new_pidns:
             check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
         try:
@@ -498,21 +554,7 @@ class Zygote:
         return pid
 
     def become_sandbox(self, req, named, status_w, spec):
-        """In a forked child: enter the sandbox, then exec the program or serve the runtime. Never returns."""
-        try:
-            if spec is not None:
-                self.native.thaw_enter(ctypes.byref(spec))  # the same entry as the helper, in C
-            else:
-                keep = [status_w, named.get("root", -1), named.get("tree", -1), named["netns"], named["stdin"], named["stdout"],
-                        named["stderr"], named.get("start", -1), named.get("invoke", -1), *named["cgroup"]]
-                close_all_but(0, 1, 2, *keep)
-                enter_sandbox(req, named, status_w)
-            if "runtime" in req:
-                serve_runtime(req, named, status_w)
-            exec_program(req, status_w)
-        except BaseException as e:  # the child must never return into the server loop
-            report_error(status_w, f"sandbox setup failed: {e}")
-        os._exit(EXIT_SETUP_FAILED)
+        become_sandbox(self.native, req, named, status_w, spec)
 
     def park(self):
         """Forks a child that waits to become a sandbox: born pid 1 of a new pid namespace, still in
@@ -532,8 +574,9 @@ class Zygote:
             there.close()
         self.parked.append((pid, here))
         # The fork shared every page with the child: the zygote's next request would copy the pages
-        # it writes, one fault each. Take those faults now, while idle.
-        warm_requests(self.native)
+        # it writes, one fault each. Take those faults now, while idle (a Morula child execs at once).
+        if self.fresh is None:
+            warm_requests(self.native)
 
     def wait_parked(self, sock):
         """The parked child: drop the zygote's descriptors, pre-fault, then wait to be claimed."""
@@ -545,21 +588,14 @@ class Zygote:
             os.close(fd)
         for _, other in self.parked:
             other.close()
+        if self.fresh is not None:
+            # Morula: a fresh interpreter instead of this fork's copy of the zygote's memory.
+            fd = os.dup(sock.fileno())
+            os.set_inheritable(fd, True)  # the one descriptor the fresh interpreter keeps
+            config = {"morula": True, "socket_fd": fd, "native": NATIVE_PATH if self.native else None, **self.fresh}
+            os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
-        data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS + 1, socket.MSG_CMSG_CLOEXEC)
-        if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-            os._exit(0)  # the zygote shut down (or sent garbage): never became a sandbox
-        sock.close()
-        req = json.loads(data)
-        *fds, status_w = fds
-        named = {"cgroup": []}
-        for name, fd in zip(req.get("fds", []), fds):
-            if name == "cgroup":
-                named["cgroup"].append(fd)
-            else:
-                named[name] = fd
-        spec = native_spec(req, named, status_w) if self.native is not None else None
-        self.become_sandbox(req, named, status_w, spec)
+        await_claim(sock, self.native)
 
     def hand_to_parked(self, req, fds, status_w):
         """Gives a validated fork request to the oldest parked child; None if there is none or it died."""
@@ -584,13 +620,13 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
-                self.become_child(fds[0], modules, paths, req.get("parked", self.park_target))
+                self.become_child(fds[0], modules, paths, req.get("parked", self.park_target), bool(req.get("fresh")))
             finally:
                 os._exit(1)
         # Reaped like any child (reap ignores pids that are not sandboxes); thawd sees its connection close.
         self.send(op="zygote-forked", id=req.get("id"), pid=pid)
 
-    def become_child(self, conn_fd, modules, paths, parked):
+    def become_child(self, conn_fd, modules, paths, parked, fresh=False):
         # Nothing of the parent's may stay reachable: its connection, its wake pipe, its sandboxes'
         # status pipes. Its sandboxes are not this process's children; forget them.
         signal.set_wakeup_fd(-1)
@@ -604,7 +640,7 @@ class Zygote:
             if path not in sys.path:
                 sys.path.insert(0, path)
         failed = []
-        for name in modules:
+        for name in [] if fresh else modules:
             try:
                 importlib.import_module(name)
             except BaseException as e:  # noqa: B036 -- a module that cannot load is reported, never fatal
@@ -612,8 +648,10 @@ class Zygote:
         # Everything imported so far is shared with every fork: keep the collector from touching
         # (and so copying) those objects in the children.
         gc.freeze()
-        info = {"imported": len(modules) - len(failed), "failed": failed, "import_ms": round((time.monotonic() - started) * 1000, 3)}
+        info = {"imported": 0 if fresh else len(modules) - len(failed), "failed": failed, "import_ms": round((time.monotonic() - started) * 1000, 3)}
         child = Zygote(socket.socket(fileno=conn_fd), self.native, self.own_pidns, info, parked)
+        if fresh:
+            child.fresh = {"modules": modules, "paths": paths}
         try:
             child.serve()
         finally:
@@ -729,8 +767,47 @@ def enter_own_root(root):
         os.chroot(root)
 
 
+def load_native(path):
+    if not path:
+        return None
+    native = ctypes.CDLL(path)
+    native.thaw_spawn.argtypes = [ctypes.POINTER(ThawSpawn)]
+    native.thaw_spawn.restype = ctypes.c_int
+    native.thaw_enter.argtypes = [ctypes.POINTER(ThawSpawn)]
+    native.thaw_enter.restype = ctypes.c_int
+    native.thaw_init.argtypes = []
+    native.thaw_init.restype = ctypes.c_int
+    return native
+
+
+def morula(config):
+    """A Morula interpreter: exec'd by a fresh-mode zygote (so its address space layout and hash
+    seed are its own, not a fork's copy), it imports the function's packages, warms up and waits,
+    like a parked child, to become one sandbox."""
+    sock = socket.socket(fileno=config["socket_fd"])
+    os.set_inheritable(sock.fileno(), False)
+    native = load_native(config.get("native"))
+    if native is not None:
+        err = native.thaw_init()  # records this interpreter's own signal dispositions
+        if err < 0:
+            raise OSError(-err, f"thaw_init: {os.strerror(-err)}")
+    for path in reversed(config.get("paths", [])):
+        sys.path.insert(0, path)
+    for name in config.get("modules", []):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: B036 -- the sandbox will report the import error itself
+            pass
+    gc.freeze()
+    warm_parked(native)
+    await_claim(sock, native)
+    return EXIT_SETUP_FAILED
+
+
 def boot(config):
     """Enter the zygote's own lean sandbox, then serve the one connection thawd makes."""
+    if config.get("morula"):
+        return morula(config)
     # Nothing of thawd's environment belongs in a sandbox; an empty one also makes setting each
     # sandbox's environment cheap.
     os.environ.clear()
@@ -744,17 +821,14 @@ def boot(config):
     # The zygote's own pid namespace, to undo unshare(CLONE_NEWPID) after every spawn; opened
     # before the chroot, whose root has no /proc.
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    native = None
-    if config.get("native"):
-        native = ctypes.CDLL(config["native"])
-        native.thaw_spawn.argtypes = [ctypes.POINTER(ThawSpawn)]
-        native.thaw_spawn.restype = ctypes.c_int
-        native.thaw_enter.argtypes = [ctypes.POINTER(ThawSpawn)]
-        native.thaw_enter.restype = ctypes.c_int
-        native.thaw_init.argtypes = []
-        native.thaw_init.restype = ctypes.c_int
+    native = load_native(config.get("native"))
+    global HERE, NATIVE_PATH
+    NATIVE_PATH = config.get("native")
     if config.get("root"):
         enter_own_root(config["root"])
+        # The zygote folder, as its own root holds it: Morula interpreters exec from here.
+        HERE = "/handler"
+        NATIVE_PATH = NATIVE_PATH and os.path.join(HERE, os.path.basename(NATIVE_PATH))
     os.chdir("/")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(config["socket"])

@@ -230,6 +230,60 @@ class ParkedChildTests(unittest.TestCase):
         self.assertFalse(os.path.exists(f"/proc/{refilled[0]}"))  # the zygote's exit took its parked child along
 
 
+class MorulaTests(unittest.TestCase):
+    """Morula: sandboxes of a fresh-mode zygote are exec'd interpreters, each with its own ASLR layout."""
+
+    MAPS = "def f(event):\n    for line in open('/proc/self/maps'):\n        if 'libc' in line:\n            return line.split('-')[0]\n"
+
+    def setUp(self):
+        self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
+        self.root = ZygoteClient(build_native(self.build_dir), "fork", parked=0)
+        self.root.send({"op": "hello", "version": 1})
+        self.root.receive()
+        self.code = tempfile.mkdtemp(prefix="thaw-test-fn-")
+        os.chmod(self.code, 0o755)
+        with open(os.path.join(self.code, "f.py"), "w") as f:
+            f.write(self.MAPS)
+
+    def tearDown(self):
+        self.root.close()
+        shutil.rmtree(self.build_dir)
+        shutil.rmtree(self.code)
+
+    def libc_of(self, zygote, sid):
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out, err, start = zygote.spawn(sid, [], runtime={"code_dir": self.code}, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"],
+                                       extra_fds=[there.fileno()])
+        there.close()
+        os.close(start)
+        here.settimeout(20)
+        ready = read_frame(here)
+        self.assertEqual("ready", ready["op"], ready)
+        write_frame(here, {"op": "invoke", "id": "r", "event": None})
+        reply = read_frame(here)
+        here.close()
+        self.assertEqual(0, zygote.wait_for("exit", sid)["code"], read_all(err))
+        read_all(out)
+        return reply["result"], ready["pid"]
+
+    def test_fresh_interpreters_have_distinct_layouts_while_forked_siblings_share_one(self):
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.root.send({"op": "fork-zygote", "id": "m", "modules": ["json"], "paths": [], "parked": 2, "fresh": True, "fds": ["conn"]}, [there.fileno()])
+        there.close()
+        self.root.wait_for("zygote-forked", "m")
+        here.settimeout(20)
+        here.send(json.dumps({"op": "hello", "version": 1}).encode())
+        self.assertEqual("hello", json.loads(here.recv(65536))["op"])
+        fresh = ZygoteClient.__new__(ZygoteClient)
+        fresh.conn, fresh.pending, fresh.via = here, [], "fork"
+        (a, pid_a), (b, _) = self.libc_of(fresh, "m1"), self.libc_of(fresh, "m2")
+        self.assertEqual(1, pid_a)  # still pid 1 of its own namespace
+        self.assertNotEqual(a, b)
+        c, d = self.libc_of(self.root, "f1")[0], self.libc_of(self.root, "f2")[0]
+        self.assertEqual(c, d)      # forked siblings share the zygote's layout
+        here.close()
+
+
 def wait_children(pid, n, timeout=5):
     deadline = time.monotonic() + timeout
     while True:

@@ -16,6 +16,7 @@ public sealed class PythonRuntime : IAsyncDisposable
 {
     private readonly SandboxSpawner _spawner;
     private readonly PythonRuntimeOptions _options;
+    private readonly Dictionary<string, MorulaPool> _morula = [];
 
     public PythonRuntime(SandboxSpawner spawner, PythonRuntimeOptions options, ILogger logger)
     {
@@ -46,6 +47,8 @@ public sealed class PythonRuntime : IAsyncDisposable
             Environment = Environment(function),
             Hostname = "thaw-" + function.Name,
         };
+        if (function.Isolation == FunctionIsolation.Fresh)
+            return await StartFreshAsync(function, spec, token).ConfigureAwait(false);
         // The deepest zygote whose packages the function uses; a dead one is dropped and its parent tried.
         var lease = ImportCache?.Acquire(function.Name);
         Sandbox sandbox;
@@ -69,6 +72,63 @@ public sealed class PythonRuntime : IAsyncDisposable
         }
         if (lease is not null)
             _ = sandbox.Exited.ContinueWith(_ => lease.Dispose(), TaskScheduler.Default);
+        var (initMs, modules) = await WaitReadyAsync(function, sandbox, token).ConfigureAwait(false);
+        ImportCache?.Learn(function.Name, modules);
+        return new PythonSandbox(sandbox, initMs, _options.StopGrace, _options.KillTimeout) { ForkedFrom = lease?.Zygote ?? _spawner.Zygote };
+    }
+
+    /// <summary>
+    /// Morula (isolation = "fresh"): the sandbox is one of the function's pool of exec'd interpreters
+    /// (fresh ASLR) that imported its packages, kept by a zygote of its own and rebuilt when the
+    /// function is seen to load more.
+    /// </summary>
+    private async Task<PythonSandbox> StartFreshAsync(FunctionManifest function, SandboxSpec spec, CancellationToken token)
+    {
+        var pool = await MorulaPoolAsync(function.Name).ConfigureAwait(false);
+        Sandbox sandbox;
+        try
+        {
+            sandbox = await _spawner.RunAsync(spec, from: pool.Zygote).ConfigureAwait(false);
+        }
+        catch
+        {
+            pool.Leave();
+            throw;
+        }
+        _ = sandbox.Exited.ContinueWith(_ => pool.Leave(), TaskScheduler.Default);
+        var (initMs, modules) = await WaitReadyAsync(function, sandbox, token).ConfigureAwait(false);
+        if (!modules.All(pool.Modules.Contains))
+            lock (_morula)
+                pool.Wanted ??= [.. pool.Modules.Union(modules).Order(StringComparer.Ordinal)]; // the next interpreters import it all
+        return new PythonSandbox(sandbox, initMs, _options.StopGrace, _options.KillTimeout) { ForkedFrom = pool.Zygote };
+    }
+
+    /// <summary>The function's Morula pool, joined (call <see cref="MorulaPool.Leave"/> when the sandbox is gone).</summary>
+    private async Task<MorulaPool> MorulaPoolAsync(string function)
+    {
+        MorulaPool? pool;
+        lock (_morula)
+        {
+            if (_morula.TryGetValue(function, out pool) && pool.Zygote.IsAlive && pool.Wanted is null)
+                return pool.Join();
+        }
+        IReadOnlyList<string> modules = pool?.Wanted ?? pool?.Modules ?? [];
+        var zygote = await _spawner.Zygote.ForkAsync(modules, _options.Paths, _options.InitTimeout, Math.Max(1, _options.MorulaPool), fresh: true).ConfigureAwait(false);
+        var fresh = new MorulaPool(zygote, modules);
+        MorulaPool? replaced;
+        lock (_morula)
+        {
+            _morula.TryGetValue(function, out replaced);
+            _morula[function] = fresh;
+            fresh.Join();
+        }
+        replaced?.Retire(); // its zygote goes once its last sandbox has (closing it kills what it started)
+        return fresh;
+    }
+
+    /// <summary>Waits for the sandbox's ready frame: its handler loaded, or why not (the sandbox is deleted then).</summary>
+    private async Task<(double InitMs, IReadOnlyList<string> Modules)> WaitReadyAsync(FunctionManifest function, Sandbox sandbox, CancellationToken token)
+    {
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -86,9 +146,8 @@ public sealed class PythonRuntime : IAsyncDisposable
                 throw new FunctionStartException(root.GetProperty("phase").GetString() ?? "init",
                     $"function '{function.Name}': {error.GetProperty("message").GetString()}", error.GetProperty("traceback").GetString() ?? "");
             }
-            if (root.TryGetProperty("modules", out var modules))
-                ImportCache?.Learn(function.Name, [.. modules.EnumerateArray().Select(m => m.GetString()!)]);
-            return new PythonSandbox(sandbox, root.GetProperty("init_ms").GetDouble(), _options.StopGrace, _options.KillTimeout) { ForkedFrom = lease?.Zygote ?? _spawner.Zygote };
+            IReadOnlyList<string> modules = root.TryGetProperty("modules", out var list) ? [.. list.EnumerateArray().Select(m => m.GetString()!)] : [];
+            return (root.GetProperty("init_ms").GetDouble(), modules);
         }
         catch (Exception e)
         {
@@ -96,6 +155,39 @@ public sealed class PythonRuntime : IAsyncDisposable
             if (e is OperationCanceledException && !token.IsCancellationRequested)
                 throw new FunctionStartException("init", $"function '{function.Name}': the handler module did not load within {_options.InitTimeout.TotalSeconds:0.#} s", inner: e);
             throw;
+        }
+    }
+
+    /// <summary>A Morula zygote and the modules its interpreters import; counts the sandboxes it has out.</summary>
+    private sealed class MorulaPool(Zygote zygote, IReadOnlyList<string> modules)
+    {
+        private int _live;
+        private int _retired;
+
+        public Zygote Zygote { get; } = zygote;
+
+        public IReadOnlyList<string> Modules { get; } = modules;
+
+        /// <summary>Set when a sandbox loaded more than <see cref="Modules"/>: the next claim builds a pool that imports it all.</summary>
+        public IReadOnlyList<string>? Wanted { get; set; }
+
+        public MorulaPool Join()
+        {
+            Interlocked.Increment(ref _live);
+            return this;
+        }
+
+        public void Leave()
+        {
+            if (Interlocked.Decrement(ref _live) == 0 && Volatile.Read(ref _retired) == 1)
+                Zygote.Dispose();
+        }
+
+        public void Retire()
+        {
+            Volatile.Write(ref _retired, 1);
+            if (Volatile.Read(ref _live) == 0)
+                Zygote.Dispose();
         }
     }
 
@@ -121,6 +213,14 @@ public sealed class PythonRuntime : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        List<MorulaPool> pools;
+        lock (_morula)
+        {
+            pools = [.. _morula.Values];
+            _morula.Clear();
+        }
+        foreach (var pool in pools)
+            pool.Zygote.Dispose();
         if (ImportCache is not null)
             await ImportCache.DisposeAsync().ConfigureAwait(false);
     }

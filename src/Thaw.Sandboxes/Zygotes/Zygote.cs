@@ -56,6 +56,9 @@ public sealed partial class Zygote : IDisposable
     /// <summary>The modules asked for that failed to import, each with why.</summary>
     public IReadOnlyList<string> FailedModules { get; private init; } = [];
 
+    /// <summary>A Morula zygote: its sandboxes are fresh interpreters, never forks of it.</summary>
+    public bool IsFresh { get; private init; }
+
     /// <summary>How long this zygote's own imports took.</summary>
     public double ImportMs { get; private init; }
 
@@ -145,8 +148,10 @@ public sealed partial class Zygote : IDisposable
     /// Forks a child zygote that imports <paramref name="modules"/> (with <paramref name="paths"/> in
     /// front of sys.path) on top of what this one holds: a node of the import cache. Completes once
     /// the child answered hello, after its imports. It keeps <paramref name="parked"/> children forked ahead.
+    /// <paramref name="fresh"/> makes it a Morula zygote: it imports nothing itself; each of its
+    /// sandboxes is a freshly exec'd interpreter (its own address space layout) that imports the modules.
     /// </summary>
-    public async Task<Zygote> ForkAsync(IReadOnlyList<string> modules, IReadOnlyList<string> paths, TimeSpan timeout, int parked = 1)
+    public async Task<Zygote> ForkAsync(IReadOnlyList<string> modules, IReadOnlyList<string> paths, TimeSpan timeout, int parked = 1, bool fresh = false)
     {
         ObjectDisposedException.ThrowIf(!IsAlive, this);
         var (here, there) = FdPassing.SocketPair(System.Net.Sockets.SocketType.Seqpacket);
@@ -154,7 +159,7 @@ public sealed partial class Zygote : IDisposable
         try
         {
             string id = $"z{Pid}-{Interlocked.Increment(ref _nextChild)}";
-            var forked = await Connection.RequestAsync(new ZygoteRequest { Op = "fork-zygote", Id = id, Modules = modules, Paths = paths, Parked = parked, Fds = ["conn"] }, [there])
+            var forked = await Connection.RequestAsync(new ZygoteRequest { Op = "fork-zygote", Id = id, Modules = modules, Paths = paths, Parked = parked, Fresh = fresh ? true : null, Fds = ["conn"] }, [there])
                 .WaitAsync(timeout).ConfigureAwait(false);
             there.Dispose();
             int pid = forked.Pid ?? throw new ZygoteException("fork-zygote reply without a pid");
@@ -165,6 +170,7 @@ public sealed partial class Zygote : IDisposable
             var (connection, hello) = await Task.Run(() => ZygoteConnection.Over(socket, $"zygote-{pid}", timeout)).ConfigureAwait(false);
             var child = new Zygote(_host, _logger, null, pid, _netns, _cgroup, _root, connection, this, [.. Modules, .. modules])
             {
+                IsFresh = fresh,
                 FailedModules = hello.Failed ?? [],
                 ImportMs = hello.ImportMs ?? 0,
             };

@@ -43,6 +43,9 @@ internal sealed class ZygoteRequest
     /// <summary>fork-zygote: children the new zygote keeps forked ahead.</summary>
     public int? Parked { get; init; }
 
+    /// <summary>fork-zygote: Morula mode, every sandbox an exec'd fresh interpreter that imports the modules.</summary>
+    public bool? Fresh { get; init; }
+
     /// <summary>The handler runtime's configuration: serve it instead of exec'ing argv.</summary>
     public System.Text.Json.Nodes.JsonObject? Runtime { get; init; }
 }
