@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -191,6 +192,50 @@ static int child(void *arg) {
     FAIL(EXIT_EXEC_FAILED, "cannot execute", s->argv[0]);
 }
 
+
+/* Takes, now, the faults a forked child would take on first touch (~14 µs each on this VM): the
+   copy-on-write fault of every private writable page it shares with its parent, and the mapping
+   of every page of its private file mappings (the interpreter's and the packages' code: fork
+   copies no page tables for those). A parked child calls it while it waits, so the sandbox it
+   becomes, and the handler it runs, touch pages that are already its own and mapped. Shared
+   mappings are left alone (a write there is everyone's). Returns the pages touched. */
+long thaw_prefault(int proc) {
+    /* proc: a directory fd of /proc, opened before the zygote entered its own root (which has no
+       /proc); "self" in it is whoever asks. */
+    int fd = openat(proc, "self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    static char buf[1 << 16];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = 0;
+    long pages = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    for (char *line = buf; line && *line; ) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        unsigned long lo, hi, offset, inode;
+        char perms[5], dev[16];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &lo, &hi, perms, &offset, dev, &inode, &path_at) >= 6) {
+            const char *path = path_at ? line + path_at : "";
+            int special = strncmp(path, "[v", 2) == 0; /* [vvar], [vdso], [vsyscall]: the kernel's */
+            int writable = perms[1] == 'w' && perms[3] == 'p';
+            if (perms[0] == 'r' && !special && (writable || perms[3] == 'p'))
+                for (unsigned long p = lo; p < hi; p += (unsigned long)page, pages++) {
+                    volatile char *c = (volatile char *)p;
+                    char v = *c;  /* read: maps the page (fork copies no page tables of file mappings) */
+                    if (writable)
+                        *c = v;   /* write: takes the copy-on-write fault */
+                }
+        }
+        line = next;
+    }
+    return pages;
+}
 
 /* For a child the zygote forked itself (os.fork): the same entry, in C, so the Python child runs
    almost no Python between fork and exec (every object it touches is a copy-on-write fault). */

@@ -56,8 +56,10 @@ ATTACH_POINT = b"/packages"
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 PARK_WHEN_IDLE_MS = 20
+PREFAULT = os.environ.get("THAW_PREFAULT", "1") == "1"
 HERE = os.path.dirname(os.path.abspath(__file__))  # this folder; /handler once the zygote is in its own root
 NATIVE_PATH = None  # libthawspawn as this process can open it now (after the zygote entered its root)
+PROC_FD = -1  # /proc, opened before the zygote entered its own root: parked children read their maps through it
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -595,6 +597,8 @@ class Zygote:
             config = {"morula": True, "socket_fd": fd, "native": NATIVE_PATH if self.native else None, **self.fresh}
             os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
+        if self.native is not None and PREFAULT and PROC_FD >= 0:
+            self.native.thaw_prefault(PROC_FD)
         await_claim(sock, self.native)
 
     def hand_to_parked(self, req, fds, status_w):
@@ -777,6 +781,8 @@ def load_native(path):
     native.thaw_enter.restype = ctypes.c_int
     native.thaw_init.argtypes = []
     native.thaw_init.restype = ctypes.c_int
+    native.thaw_prefault.argtypes = [ctypes.c_int]
+    native.thaw_prefault.restype = ctypes.c_long
     return native
 
 
@@ -821,6 +827,8 @@ def boot(config):
     # The zygote's own pid namespace, to undo unshare(CLONE_NEWPID) after every spawn; opened
     # before the chroot, whose root has no /proc.
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    global PROC_FD
+    PROC_FD = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     native = load_native(config.get("native"))
     global HERE, NATIVE_PATH
     NATIVE_PATH = config.get("native")

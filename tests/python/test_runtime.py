@@ -101,6 +101,18 @@ class RuntimeTests(unittest.TestCase):
         exit_, _, _ = self.finish(sid, sock, out, err)
         self.assertEqual(0, exit_["code"])
 
+    def test_the_sandbox_holds_no_descriptor_but_its_stdio_and_invoke_socket(self):
+        sid, sock, out, err = self.deploy({"f.py": """
+            import os
+            def f(event):
+                return sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+            """})
+        read_frame(sock)
+        fds = self.call(sock, None)["result"]
+        self.assertEqual([0, 1, 2], fds[:3])
+        self.assertEqual(5, len(fds), fds)  # + the invoke socket + listdir's own directory fd
+        self.finish(sid, sock, out, err)
+
     def test_sebs_style_handler_gets_the_event_only(self):
         sid, sock, out, err = self.deploy({"function.py": """
             def handler(event):

@@ -47,6 +47,23 @@ public sealed class PythonRuntimeTests(PythonFixture fixture) : IClassFixture<Py
     }
 
     [Fact]
+    public async Task A_sandbox_from_a_parked_child_holds_only_its_stdio_and_invoke_socket()
+    {
+        // Parked children keep a /proc directory fd (to pre-fault their pages) until they are claimed.
+        var (manifest, dir) = fixture.Function("name = \"fds\"\n",
+            ("f.py", "import os\ndef f(event):\n    fds = {}\n    for fd in os.listdir('/proc/self/fd'):\n        try:\n            fds[fd] = os.readlink('/proc/self/fd/' + fd)\n        except OSError:\n            pass  # listdir's own, closed by now\n    return fds\n"));
+        for (int i = 0; i < 2; i++) // the first may be forked; the second comes from a parked child
+        {
+            await using var sandbox = await fixture.Runtime.StartAsync(manifest, dir);
+            var fds = (await sandbox.InvokeAsync(Json("null"), CallTimeout)).Result!.Value.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
+            Assert.Equal([0, 1, 2], fds.Keys.Select(int.Parse).Order().Take(3));
+            Assert.Equal(4, fds.Count); // 0-2 and the invoke socket
+            Assert.DoesNotContain(fds.Values, target => target == "/proc" || target!.StartsWith("/proc/", StringComparison.Ordinal) && !target.Contains("/fd", StringComparison.Ordinal));
+            await Task.Delay(300);
+        }
+    }
+
+    [Fact]
     public async Task Sebs_and_openlambda_style_handlers_run_unmodified()
     {
         var (sebs, sebsDir) = fixture.Function("name = \"sebs\"\nhandler = \"function.handler\"\n",

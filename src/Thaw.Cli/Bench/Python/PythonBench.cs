@@ -29,7 +29,7 @@ internal sealed record PythonReport(IReadOnlyList<PythonResult> Results, IReadOn
 internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole console)
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan IdleBetweenStarts = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan IdleBetweenStarts = TimeSpan.FromMilliseconds(300);
     private static readonly TimeSpan MorulaRefill = TimeSpan.FromMilliseconds(400);
     private readonly string _dir = Path.Combine(options.StateDir, "bench-python");
     private readonly List<PythonResult> _results = [];
@@ -79,7 +79,8 @@ internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole conso
             foreach (var pool in host.Pools())
                 pool.WaitUntilFull(TimeSpan.FromSeconds(30));
             // Cold starts are measured from an idle platform: zygotes re-park a child once idle for
-            // 20 ms (zygote.py, PARK_WHEN_IDLE_MS), which takes a fork's worth of time.
+            // 20 ms (zygote.py, PARK_WHEN_IDLE_MS), which forks, warms up and pre-faults its pages
+            // (~150 ms for a numpy+PIL zygote here) before it can take a request.
             Thread.Sleep(IdleBetweenStarts);
         }
         Settle();
