@@ -56,7 +56,6 @@ ATTACH_POINT = b"/packages"
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 PARK_WHEN_IDLE_MS = 20
-PREFAULT = os.environ.get("THAW_PREFAULT", "1") == "1"
 HERE = os.path.dirname(os.path.abspath(__file__))  # this folder; /handler once the zygote is in its own root
 NATIVE_PATH = None  # libthawspawn as this process can open it now (after the zygote entered its root)
 PROC_FD = -1  # /proc, opened before the zygote entered its own root: parked children read their maps through it
@@ -384,6 +383,7 @@ class Zygote:
         # the fork, Python's after-fork work and the runtime's copy-on-write faults (~14 µs each
         # on this VM) happen while the zygote is idle, not on a request's path.
         self.park_target = max(0, int(parked))
+        self.prefault = True      # parked children take their first-touch faults while they wait
         # Morula (fresh mode): parked children exec a fresh interpreter that imports these
         # {"modules": [...], "paths": [...]}, and every fork request goes to one of them.
         self.fresh = None
@@ -597,7 +597,7 @@ class Zygote:
             config = {"morula": True, "socket_fd": fd, "native": NATIVE_PATH if self.native else None, **self.fresh}
             os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
-        if self.native is not None and PREFAULT and PROC_FD >= 0:
+        if self.native is not None and self.prefault and PROC_FD >= 0:
             self.native.thaw_prefault(PROC_FD)
         await_claim(sock, self.native)
 
@@ -654,6 +654,7 @@ class Zygote:
         gc.freeze()
         info = {"imported": 0 if fresh else len(modules) - len(failed), "failed": failed, "import_ms": round((time.monotonic() - started) * 1000, 3)}
         child = Zygote(socket.socket(fileno=conn_fd), self.native, self.own_pidns, info, parked)
+        child.prefault = self.prefault
         if fresh:
             child.fresh = {"modules": modules, "paths": paths}
         try:
@@ -853,6 +854,7 @@ def boot(config):
         os.unlink(config["socket"])
     conn.settimeout(None)
     zygote = Zygote(conn, native, own_pidns, parked=config.get("parked", 0))
+    zygote.prefault = bool(config.get("prefault", True))
     try:
         zygote.serve()
     finally:

@@ -18,7 +18,7 @@ internal static class PythonReportWriter
             table.AddRow(r.Function, r.Mode, F(r.MedianMs), F(r.P99Ms), r.Samples.ToString(CultureInfo.InvariantCulture), ratio);
         }
         console.Write(table);
-        console.MarkupLine("runc-python and thaw-exec: a fresh python3 -I -S imports the function and prints its reply; timed to the interpreter's exit. root-zygote and zygote-tree: forked, handler imported, one invocation answered.");
+        console.MarkupLine("runc-python and thaw-exec: a fresh python3 -I -S imports the function and prints its reply; timed to the interpreter's exit. root-zygote, zygote-tree and morula: a parked child (or fresh interpreter) claimed, handler imported, one invocation answered.");
         foreach (var note in report.Notes)
             console.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
     }
