@@ -14,7 +14,8 @@ namespace Thaw.Cli.Commands;
 /// <summary>
 /// `thaw demo`: the platform so far, end to end: pools filled ahead of time, a zygote, sandboxes
 /// started from both in milliseconds, their isolation and limits shown, everything removed at the
-/// end. Later layers (Python functions, the service) extend it into the full platform demo.
+/// end, and Python functions (examples/) started cold from the zygote tree. The service (next
+/// issue) turns it into the full platform demo.
 /// </summary>
 internal static class DemoCommand
 {
@@ -23,7 +24,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var stateDir = new Option<string>("--state-dir") { Description = "Where pinned namespaces and roots live.", DefaultValueFactory = _ => "/var/lib/thaw" };
-        var command = new Command("demo", "Show Thaw at work: fill the pools, start a zygote, run sandboxes from them (isolation, limits, start latency per phase), clean up.")
+        var command = new Command("demo", "Show Thaw at work: fill the pools, start a zygote, run sandboxes from them (isolation, limits, start latency per phase), run the example Python functions cold and warm, clean up.")
         {
             stateDir,
         };
@@ -61,6 +62,7 @@ internal static class DemoCommand
             await ShowIsolation(console, spawner, code);
             await ShowStartLatency(console, spawner);
             await ShowLimits(console, spawner);
+            await DemoPython.Show(console, spawner, logger);
         }
         finally
         {
@@ -131,7 +133,7 @@ internal static class DemoCommand
         console.MarkupLine(left == 0
             ? "[green]stopped; nothing left behind[/] (no zygote, no mounts under the state dir, no thawdemo links or cgroups)."
             : $"[red]left behind: {mounts} mounts, {links} links, {cgroups} cgroups, {processes} zygote[/]");
-        console.MarkupLine("Next: [blue]./thaw run -- /bin/sh -c 'echo hi'[/] runs one sandbox; [blue]./thaw bench startup[/] compares sandbox starts with runc and Docker.");
+        console.MarkupLine("Next: [blue]./thaw run -- /bin/sh -c 'echo hi'[/] runs one sandbox; [blue]./thaw bench startup[/] compares sandbox starts with runc and Docker; [blue]./thaw bench python[/] compares Python cold starts with a fresh interpreter in runc.");
         return left == 0 ? 0 : 1;
     }
 

@@ -1,0 +1,3 @@
+def f(event):
+    name = (event or {}).get("name", "world")
+    return {"greeting": f"hello, {name}"}
