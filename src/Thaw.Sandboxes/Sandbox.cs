@@ -117,6 +117,12 @@ public sealed partial class Sandbox : IZygoteEvents
             Finish(null, 9, $"not reported dead within {killTimeout.TotalSeconds:0.#} s of kill; killed through its cgroup", unreaped: true);
             return await _exit.Task.ConfigureAwait(false);
         }
+        finally
+        {
+            // Closed here, not at the exit: what the sandbox wrote before it died (its error frame)
+            // must stay readable until whoever deletes it has read it.
+            Channel?.Dispose();
+        }
     }
 
     void IZygoteEvents.OnStarted(int pid)
@@ -179,7 +185,6 @@ public sealed partial class Sandbox : IZygoteEvents
             }
             finally
             {
-                Channel?.Dispose();
                 Release();
                 _stopped(this);
                 _exit.TrySetResult(new SandboxExit(code, signal, error, oom, _timedOut, exitedAt));

@@ -85,7 +85,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         try
         {
             cgroup = _host.Cgroups.Claim(spec.Limits);
-            root = _host.Roots.Claim(spec.CodeDir);
+            root = _host.Roots.Claim(spec.CodeDir, spec.PackagesDir, spec.CodeWritable);
         }
         catch
         {
@@ -172,6 +172,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             // Whatever failed (the zygote refused the request or died meanwhile), nothing runs:
             // every claimed resource goes back before the caller hears about it.
             await sandbox.Abandon(e.Message).ConfigureAwait(false);
+            sandbox.Channel?.Dispose();
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
         }
         finally

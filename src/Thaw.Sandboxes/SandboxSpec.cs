@@ -34,6 +34,12 @@ public sealed record SandboxSpec
     /// <summary>A host directory bound read-only at /handler.</summary>
     public string? CodeDir { get; init; }
 
+    /// <summary>Bind <see cref="CodeDir"/> writable (an installer's output dir), not read-only.</summary>
+    public bool CodeWritable { get; init; }
+
+    /// <summary>A host directory bound read-only at /packages (the install cache).</summary>
+    public string? PackagesDir { get; init; }
+
     public SandboxNetwork Network { get; init; } = SandboxNetwork.None;
 
     /// <summary>Memory, CPU and pids limits; null keeps the pool's defaults (no write on the request path).</summary>
@@ -55,6 +61,10 @@ public sealed record SandboxSpec
             throw new ArgumentException("arguments may not contain NUL characters");
         if (CodeDir is not null && !Directory.Exists(CodeDir))
             throw new ArgumentException($"code dir '{CodeDir}' does not exist or is not a directory");
+        if (CodeWritable && CodeDir is null)
+            throw new ArgumentException("a writable code dir needs a code dir");
+        if (PackagesDir is not null && !Directory.Exists(PackagesDir))
+            throw new ArgumentException($"packages dir '{PackagesDir}' does not exist or is not a directory");
         if (Timeout is { } t && t <= TimeSpan.Zero)
             throw new ArgumentException($"timeout must be positive (was {t})");
         if (WorkingDirectory is { } cwd && !cwd.StartsWith('/'))

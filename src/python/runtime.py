@@ -149,7 +149,9 @@ def package_modules(code_dir):
     names = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if path and not path.startswith(stdlib) and not path.startswith(own) and name not in ("__main__", "thaw_runtime"):
+        # Installed packages (/packages) are not in the zygotes' roots yet: only the base image's are learned.
+        if path and not path.startswith(stdlib) and not path.startswith(own) and not path.startswith("/packages/") \
+                and name not in ("__main__", "thaw_runtime"):
             names.append(name)
     return sorted(names)
 

@@ -8,6 +8,8 @@ internal static partial class Interop
     internal const int AT_SYMLINK_NOFOLLOW = 0x100;
     internal const uint STATX_TYPE = 0x1;
     internal const uint STATX_MODE = 0x2;
+    internal const uint STATX_UID = 0x8;
+    internal const uint STATX_GID = 0x10;
     internal const uint S_IFMT = 0xF000;
     internal const uint S_IFCHR = 0x2000;
 
@@ -19,6 +21,8 @@ internal static partial class Interop
     internal struct Statx
     {
         [FieldOffset(0)] public uint Mask;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(128)] public uint RdevMajor;
         [FieldOffset(132)] public uint RdevMinor;

@@ -48,16 +48,17 @@ public sealed partial class RootPool : IDisposable
 
     /// <summary>
     /// Takes a root with <paramref name="codeDir"/> bound read-only at /handler (if given; /handler
-    /// stays an empty dir otherwise) and, if given, <paramref name="packagesDir"/> at /packages. A dir
-    /// that cannot be bound gives the root back.
+    /// stays an empty dir otherwise) and, if given, <paramref name="packagesDir"/> read-only at
+    /// /packages. <paramref name="writableCode"/> binds the code dir writable instead (the install
+    /// cache's installer writes its output there). A dir that cannot be bound gives the root back.
     /// </summary>
-    public SandboxRoot Claim(string? codeDir, string? packagesDir = null)
+    public SandboxRoot Claim(string? codeDir, string? packagesDir = null, bool writableCode = false)
     {
         var root = Pool.Claim();
         try
         {
             if (codeDir is not null)
-                Bind("code", codeDir, root.HandlerDir);
+                Bind("code", codeDir, root.HandlerDir, readOnly: !writableCode);
             if (packagesDir is not null)
                 Bind("packages", packagesDir, root.PackagesDir);
             root.CodeDir = codeDir;
@@ -75,11 +76,14 @@ public sealed partial class RootPool : IDisposable
 
     public PoolStats Stats() => Pool.Stats();
 
-    private static void Bind(string kind, string source, string target)
+    private static void Bind(string kind, string source, string target, bool readOnly = true)
     {
         try
         {
-            RootFactory.BindReadOnly(Path.GetFullPath(source), target);
+            if (readOnly)
+                RootFactory.BindReadOnly(Path.GetFullPath(source), target);
+            else
+                Thaw.Linux.Mounts.Mounts.Bind(Path.GetFullPath(source), target, readOnly: false);
         }
         catch (LinuxException e) when (e.Errno == ENOENT)
         {

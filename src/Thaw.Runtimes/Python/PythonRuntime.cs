@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Thaw.Resources.Cgroups;
 using Thaw.Runtimes.Functions;
+using Thaw.Runtimes.Packages;
 using Microsoft.Extensions.Logging;
 using Thaw.Sandboxes;
 using Thaw.Sandboxes.Zygotes;
@@ -17,6 +18,7 @@ public sealed class PythonRuntime : IAsyncDisposable
     private readonly SandboxSpawner _spawner;
     private readonly PythonRuntimeOptions _options;
     private readonly Dictionary<string, MorulaPool> _morula = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<string>> _packagePaths = new();
 
     public PythonRuntime(SandboxSpawner spawner, PythonRuntimeOptions options, ILogger logger)
     {
@@ -25,6 +27,35 @@ public sealed class PythonRuntime : IAsyncDisposable
         _spawner = spawner;
         _options = options;
         ImportCache = options.ImportCache is { } cache ? new ImportCache(spawner, cache, options.Paths, logger) : null;
+        InstallCache = options.Packages is { } packages ? new InstallCache(spawner, packages) : null;
+    }
+
+    /// <summary>Where functions' packages are installed, once per version; null when not configured.</summary>
+    public InstallCache? InstallCache { get; }
+
+    /// <summary>
+    /// Resolves and installs <paramref name="function"/>'s packages (what a deploy does first); the
+    /// sys.path entries its sandboxes get. Bad requirements are a <see cref="FunctionStartException"/>
+    /// in phase "packages", naming the package.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PreparePackagesAsync(FunctionManifest function)
+    {
+        if (function.Packages.Count == 0)
+            return [];
+        if (InstallCache is null)
+            throw new FunctionStartException("packages", $"function '{function.Name}' lists packages, but this runtime has no install cache configured");
+        string key = function.Name + "\n" + string.Join('\n', function.Packages);
+        if (_packagePaths.TryGetValue(key, out var known))
+            return known;
+        try
+        {
+            var closure = await InstallCache.EnsureAsync(function.Packages, function.Name).ConfigureAwait(false);
+            return _packagePaths[key] = InstallCache.SandboxPaths(closure);
+        }
+        catch (Exception e) when (e is PackageResolutionException or PackageInstallException)
+        {
+            throw new FunctionStartException("packages", $"function '{function.Name}': {e.Message}", inner: e);
+        }
     }
 
     /// <summary>The zygote tree sandboxes fork from; null when disabled.</summary>
@@ -39,10 +70,12 @@ public sealed class PythonRuntime : IAsyncDisposable
     {
         if (function.Runtime != "python")
             throw new ArgumentException($"function '{function.Name}' uses the {function.Runtime} runtime, not python");
+        var packagePaths = await PreparePackagesAsync(function).ConfigureAwait(false);
         var spec = new SandboxSpec
         {
-            Runtime = RuntimeConfig(function),
+            Runtime = RuntimeConfig(function, packagePaths),
             CodeDir = codeDir,
+            PackagesDir = packagePaths.Count > 0 ? InstallCache!.Root : null,
             Limits = new CgroupLimits(function.MemoryBytes, _options.CpuQuota, _options.PidsMax),
             Environment = Environment(function),
             Hostname = "thaw-" + function.Name,
@@ -191,10 +224,11 @@ public sealed class PythonRuntime : IAsyncDisposable
         }
     }
 
-    private JsonObject RuntimeConfig(FunctionManifest function) => new()
+    private JsonObject RuntimeConfig(FunctionManifest function, IReadOnlyList<string> packagePaths) => new()
     {
         ["handler"] = function.Handler,
-        ["paths"] = new JsonArray([.. _options.Paths.Select(p => (JsonNode)p)]),
+        // The function's installed packages first, then the base image's.
+        ["paths"] = new JsonArray([.. packagePaths.Concat(_options.Paths).Select(p => (JsonNode)p!)]),
         ["function"] = new JsonObject
         {
             ["name"] = function.Name,

@@ -20,6 +20,9 @@ public sealed class PythonRuntimeOptions
     /// <summary>sys.path entries of every Python sandbox and zygote: the base image's system packages (Debian's python3-numpy, python3-pil).</summary>
     public IReadOnlyList<string> Paths { get; set; } = ["/usr/lib/python3/dist-packages"];
 
+    /// <summary>The install cache for functions' `packages`; null refuses functions that list any.</summary>
+    public Thaw.Runtimes.Packages.InstallCacheOptions? Packages { get; set; }
+
     /// <summary>Fresh interpreters each Morula function (isolation = "fresh") keeps started ahead.</summary>
     public int MorulaPool { get; set; } = 2;
 

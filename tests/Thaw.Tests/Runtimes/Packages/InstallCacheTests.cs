@@ -1,0 +1,86 @@
+using Thaw.Runtimes.Functions;
+using Thaw.Runtimes.Packages;
+using Thaw.Runtimes.Python;
+using Thaw.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Thaw.Tests.Runtimes.Packages;
+
+/// <summary>
+/// The install cache with wheels built here (no index is reachable): resolved from their metadata,
+/// installed once per version by pip in a sandbox, shared read-only by every function that needs them.
+/// </summary>
+public sealed class InstallCacheTests(PythonFixture fixture) : IClassFixture<PythonFixture>, IDisposable
+{
+    private readonly string _dir = TestInstance.NewTempDir("thaw-test-pkgs-");
+
+    private PythonRuntime Runtime(out string wheelhouse)
+    {
+        wheelhouse = Path.Combine(_dir, "wheelhouse");
+        Directory.CreateDirectory(wheelhouse);
+        Wheels.Build(wheelhouse, "thawtest-alpha", "1.0", ["thawtest-beta>=2"], ("thawtest_alpha/__init__.py", "import thawtest_beta\nVALUE = 'alpha-1.0 on ' + thawtest_beta.VALUE\n"));
+        Wheels.Build(wheelhouse, "thawtest-beta", "2.0", [], ("thawtest_beta.py", "VALUE = 'beta-2.0'\n"));
+        Wheels.Build(wheelhouse, "thawtest-beta", "3.0", [], ("thawtest_beta.py", "VALUE = 'beta-3.0'\n"));
+        Wheels.Build(wheelhouse, "thawtest-beta", "1.0", [], ("thawtest_beta.py", "VALUE = 'beta-1.0'\n"));
+        return new PythonRuntime(fixture.Spawner, new PythonRuntimeOptions
+        {
+            ImportCache = null,
+            Packages = new InstallCacheOptions { Root = Path.Combine(_dir, "cache"), Wheelhouse = wheelhouse },
+        }, NullLogger.Instance);
+    }
+
+    private async Task<string> Call(PythonRuntime runtime, (FunctionManifest Manifest, string Dir) function)
+    {
+        await using var sandbox = await runtime.StartAsync(function.Manifest, function.Dir);
+        var call = await sandbox.InvokeAsync("null"u8.ToArray(), TimeSpan.FromSeconds(30));
+        Assert.True(call.Succeeded, call.Error?.ToString());
+        return call.Result!.Value.GetString()!;
+    }
+
+    [Fact]
+    public async Task The_closure_is_installed_once_per_version_and_shared_by_functions()
+    {
+        await using var runtime = Runtime(out _);
+        var one = fixture.Function("name = \"uses-alpha\"\npackages = [\"thawtest-alpha==1.0\"]\n",
+            ("f.py", "import thawtest_alpha\ndef f(event):\n    return thawtest_alpha.VALUE + ' from ' + thawtest_alpha.__file__\n"));
+        var two = fixture.Function("name = \"also-alpha\"\npackages = [\"thawtest-alpha\"]\n",
+            ("f.py", "import thawtest_alpha\ndef f(event):\n    return thawtest_alpha.VALUE\n"));
+        string reply = await Call(runtime, one);
+        Assert.StartsWith("alpha-1.0 on beta-3.0 from /packages/thawtest-alpha-1.0/", reply, StringComparison.Ordinal); // highest beta that fits >=2
+        Assert.Equal(2, runtime.InstallCache!.Installed);
+        Assert.Equal("alpha-1.0 on beta-3.0", await Call(runtime, two));
+        Assert.Equal(2, runtime.InstallCache.Installed);            // shared, not installed again
+        string beta = Path.Combine(_dir, "cache", "thawtest-beta-3.0");
+        Assert.True(Directory.Exists(beta));
+        Assert.All(Directory.EnumerateFileSystemEntries(beta, "*", SearchOption.AllDirectories), e => Assert.Equal((0, 0), Thaw.Linux.Files.Owner.Get(e))); // root's, not the installer's
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(_dir, "cache"), ".staging-*"));
+    }
+
+    [Fact]
+    public async Task Installed_packages_are_read_only_in_the_sandbox()
+    {
+        await using var runtime = Runtime(out _);
+        var fn = fixture.Function("name = \"writer\"\npackages = [\"thawtest-beta==2.0\"]\n",
+            ("f.py", "import thawtest_beta\ndef f(event):\n    try:\n        open(thawtest_beta.__file__, 'a').write('x')\n        return 'wrote'\n    except OSError as e:\n        return type(e).__name__\n"));
+        // Root's files (EACCES) on a read-only bind (EROFS): either way, not writable.
+        Assert.Contains(await Call(runtime, fn), new[] { "PermissionError", "OSError" });
+    }
+
+    [Theory]
+    [InlineData("[\"thawtest-alpha==1.0\", \"thawtest-beta==1.0\"]", "version conflict on thawtest-beta")]
+    [InlineData("[\"thawtest-nope\"]", "no such package")]
+    [InlineData("[\"thawtest-beta==9.9\"]", "available: ")]
+    public async Task Bad_requirements_are_refused_at_start_naming_the_package_and_install_nothing(string packages, string needle)
+    {
+        await using var runtime = Runtime(out _);
+        var fn = fixture.Function($"name = \"bad-pkgs\"\npackages = {packages}\n", ("f.py", "def f(event):\n    return 1\n"));
+        int live = fixture.Spawner.Live.Count;
+        var e = await Assert.ThrowsAsync<FunctionStartException>(() => runtime.StartAsync(fn.Manifest, fn.Dir));
+        Assert.Equal("packages", e.Phase);
+        Assert.Contains(needle, e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, runtime.InstallCache!.Installed);
+        Assert.Equal(live, fixture.Spawner.Live.Count);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
