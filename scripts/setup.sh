@@ -18,6 +18,7 @@ thaw_require_root() {
 #   gcc, libc6-dev - build libthawspawn (the exec runtime's native spawn) and the startup floor
 #   python3-numpy, python3-pil - system packages Python functions use as they are (import cache
 #                tests, the numpy and image-resize examples, `thaw bench python`)
+#   python3-pip - the install cache's installer (pip --target, run in a sandbox)
 thaw_install_packages() {
     local missing=()
     command -v ip >/dev/null || missing+=(iproute2)
@@ -29,6 +30,7 @@ thaw_install_packages() {
     [[ -f "$(gcc -print-file-name=libc.a 2>/dev/null)" ]] || missing+=(libc6-dev)
     [[ -d /usr/lib/python3/dist-packages/numpy ]] || missing+=(python3-numpy)
     [[ -d /usr/lib/python3/dist-packages/PIL ]] || missing+=(python3-pil)
+    [[ -d /usr/lib/python3/dist-packages/pip ]] || missing+=(python3-pip)
     if (( ${#missing[@]} )); then
         local unique
         unique=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
