@@ -27,6 +27,7 @@ FRAME = struct.Struct(">I")      # every message: a 4-byte big-endian length, th
 MAX_FRAME = 64 << 20             # thawd enforces its own (smaller) event limit before sending
 DEFAULT_HANDLER = "f.f"          # OpenLambda's convention
 CODE_DIR = "/handler"            # the function's code, bound read-only into every sandbox root
+PACKAGES = "/packages/"          # the install cache, bound read-only; one dir per NAME-VERSION
 
 
 class InitError(Exception):
@@ -143,15 +144,19 @@ def forget_shadowed(top, code_dir):
 
 def package_modules(code_dir):
     """The modules loaded from packages (neither the standard library nor the function's own code):
-    what the import cache learns a function uses, and what a zygote for it would import."""
+    what the import cache learns a function uses, and what a zygote for it would import. One from
+    the install cache is reported as "DIR:name" (DIR its /packages/NAME-VERSION dir), so that two
+    versions of a package never count as the same."""
     stdlib = os.path.dirname(os.__file__) + os.sep
     own = code_dir.rstrip(os.sep) + os.sep
     names = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        # Installed packages (/packages) are not in the zygotes' roots yet: only the base image's are learned.
-        if path and not path.startswith(stdlib) and not path.startswith(own) and not path.startswith("/packages/") \
-                and name not in ("__main__", "thaw_runtime"):
+        if not path or path.startswith(stdlib) or path.startswith(own) or name in ("__main__", "thaw_runtime"):
+            continue
+        if path.startswith(PACKAGES):
+            names.append(PACKAGES + path[len(PACKAGES):].split(os.sep, 1)[0] + ":" + name)
+        else:
             names.append(name)
     return sorted(names)
 

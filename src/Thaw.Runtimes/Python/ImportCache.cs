@@ -227,13 +227,14 @@ public sealed partial class ImportCache : IAsyncDisposable
             lock (_lock)
                 parent = _nodes.Where(n => n.Zygote.IsAlive && n.Packages.IsProperSubsetOf(set)).MaxBy(n => n.Packages.Count);
             var from = parent?.Zygote ?? _spawner.Zygote;
-            var extra = modules.Where(m => !from.Modules.Contains(m)).ToList();
+            var (names, paths) = ForZygote(modules, _paths);
+            var extra = names.Where(m => !from.Modules.Contains(m)).ToList();
             if (parent is not null)
                 lock (_lock) parent.Live++; // not evicted while its child is forked
             Zygote zygote;
             try
             {
-                zygote = await from.ForkAsync(extra, _paths, _options.ForkTimeout, _options.Parked).ConfigureAwait(false);
+                zygote = await from.ForkAsync(extra, paths, _options.ForkTimeout, _options.Parked).ConfigureAwait(false);
             }
             finally
             {
@@ -280,7 +281,33 @@ public sealed partial class ImportCache : IAsyncDisposable
         node.Zygote.Dispose();
     }
 
-    private static string TopLevel(string module) => module.Split('.')[0];
+    /// <summary>
+    /// A module's package identity: its top-level name, prefixed with its install cache dir for one
+    /// installed there ("/packages/alpha-1.0:alpha"), so two versions never match each other.
+    /// </summary>
+    private static string TopLevel(string module)
+    {
+        int colon = module.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0 ? module.Split('.')[0] : module[..(colon + 1)] + module[(colon + 1)..].Split('.')[0];
+    }
+
+    /// <summary>
+    /// What a zygote imports for modules as sandboxes report them ("numpy", "/packages/alpha-1.0:alpha"),
+    /// and its sys.path: <paramref name="basePaths"/>, then the install cache dirs they come from.
+    /// </summary>
+    public static (IReadOnlyList<string> Modules, IReadOnlyList<string> Paths) ForZygote(IEnumerable<string> reported, IReadOnlyList<string> basePaths)
+    {
+        var names = new List<string>();
+        var dirs = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var module in reported)
+        {
+            int colon = module.IndexOf(':', StringComparison.Ordinal);
+            names.Add(colon < 0 ? module : module[(colon + 1)..]);
+            if (colon >= 0)
+                dirs.Add(module[..colon]);
+        }
+        return ([.. names.Distinct()], [.. basePaths, .. dirs]);
+    }
 
     private static string Key(SortedSet<string> set) => string.Join(',', set);
 

@@ -130,7 +130,7 @@ public sealed class PythonRuntime : IAsyncDisposable
         }
         _ = sandbox.Exited.ContinueWith(_ => pool.Leave(), TaskScheduler.Default);
         var (initMs, modules) = await WaitReadyAsync(function, sandbox, token).ConfigureAwait(false);
-        if (!modules.All(pool.Modules.Contains))
+        if (!modules.All(pool.Modules.Contains)) // as reported (with their install cache dir), like pool.Modules
             lock (_morula)
                 pool.Wanted ??= [.. pool.Modules.Union(modules).Order(StringComparer.Ordinal)]; // the next interpreters import it all
         return new PythonSandbox(sandbox, initMs, _options.StopGrace, _options.KillTimeout) { ForkedFrom = pool.Zygote };
@@ -146,7 +146,8 @@ public sealed class PythonRuntime : IAsyncDisposable
                 return pool.Join();
         }
         IReadOnlyList<string> modules = pool?.Wanted ?? pool?.Modules ?? [];
-        var zygote = await _spawner.Zygote.ForkAsync(modules, _options.Paths, _options.InitTimeout, Math.Max(1, _options.MorulaPool), fresh: true).ConfigureAwait(false);
+        var (names, paths) = ImportCache.ForZygote(modules, _options.Paths);
+        var zygote = await _spawner.Zygote.ForkAsync(names, paths, _options.InitTimeout, Math.Max(1, _options.MorulaPool), fresh: true).ConfigureAwait(false);
         var fresh = new MorulaPool(zygote, modules);
         MorulaPool? replaced;
         lock (_morula)

@@ -84,7 +84,7 @@ public sealed partial class Zygote : IDisposable
         try
         {
             cgroup = host.Cgroups.Claim();
-            root = host.Roots.Claim(options.Directory);
+            root = host.Roots.Claim(options.Directory, options.PackagesDir);
             // Loaded before the zygote chroots, so the host path.
             string? native = File.Exists(options.NativePath) ? options.NativePath : null;
             var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault);

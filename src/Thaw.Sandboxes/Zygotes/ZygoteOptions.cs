@@ -29,6 +29,12 @@ public sealed class ZygoteOptions
     /// </summary>
     public bool Prefault { get; set; } = true;
 
+    /// <summary>
+    /// The install cache, bound read-only at /packages in the zygote's root (as in every Python
+    /// sandbox's), so the import cache's zygotes can import installed packages from the same paths.
+    /// </summary>
+    public string? PackagesDir { get; set; }
+
     public string ScriptPath => Path.Combine(Directory, "zygote.py");
 
     /// <summary>The exec runtime's native spawn (src/native/thaw-spawn.c); the zygote forks in Python without it.</summary>

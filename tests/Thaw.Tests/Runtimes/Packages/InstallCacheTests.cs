@@ -82,5 +82,40 @@ public sealed class InstallCacheTests(PythonFixture fixture) : IClassFixture<Pyt
         Assert.Equal(live, fixture.Spawner.Live.Count);
     }
 
+    [Fact]
+    public async Task The_import_cache_pre_imports_installed_packages_keyed_by_their_version()
+    {
+        string cache = Path.Combine(_dir, "cache");
+        Directory.CreateDirectory(cache);
+        string wheelhouse = Path.Combine(_dir, "wheelhouse");
+        Directory.CreateDirectory(wheelhouse);
+        Wheels.Build(wheelhouse, "thawtest-gamma", "1.0", [], ("thawtest_gamma.py", "import os\nLOADED_IN = os.getpid()\n"));
+        // Zygotes see the install cache at /packages, as the sandboxes do.
+        await using var spawner = new Thaw.Sandboxes.SandboxSpawner(fixture.Host,
+            new Thaw.Sandboxes.SandboxOptions { Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { PackagesDir = cache } }, NullLogger.Instance);
+        await using var runtime = new PythonRuntime(spawner, new PythonRuntimeOptions
+        {
+            ImportCache = new ImportCacheOptions { HotStarts = 100 },
+            Packages = new InstallCacheOptions { Root = cache, Wheelhouse = wheelhouse },
+        }, NullLogger.Instance);
+        var fn = fixture.Function("name = \"uses-gamma\"\npackages = [\"thawtest-gamma==1.0\"]\n",
+            ("f.py", "import os, thawtest_gamma\ndef f(event):\n    return [thawtest_gamma.LOADED_IN, os.getpid()]\n"));
+
+        Assert.Equal("[1,1]", await CallRaw(runtime, fn));            // first start: imported by the sandbox (pid 1)
+        await runtime.ImportCache!.PrepareAsync("uses-gamma");
+        var node = Assert.Single(runtime.ImportCache.Nodes);
+        Assert.Equal(["/packages/thawtest-gamma-1.0:thawtest_gamma"], node.Packages);
+        Assert.Empty(node.Zygote.FailedModules);
+        Assert.Equal($"[{node.Zygote.Pid},1]", await CallRaw(runtime, fn)); // imported by the zygote, before the fork
+    }
+
+    private static async Task<string> CallRaw(PythonRuntime runtime, (FunctionManifest Manifest, string Dir) function)
+    {
+        await using var sandbox = await runtime.StartAsync(function.Manifest, function.Dir);
+        var call = await sandbox.InvokeAsync("null"u8.ToArray(), TimeSpan.FromSeconds(30));
+        Assert.True(call.Succeeded, call.Error?.ToString());
+        return call.Result!.Value.GetRawText();
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
