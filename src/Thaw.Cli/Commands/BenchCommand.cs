@@ -25,7 +25,7 @@ internal static class BenchCommand
         var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"function\",\"mode\",\"median_ms\",\"p99_ms\"}]} to this file." };
         var plot = new Option<FileInfo?>("--plot") { Description = "Draw median cold start per function and mode to this .png or .svg file." };
         var stateDir = new Option<string>("--state-dir") { Description = "Where the bench keeps its functions, pools and runc state.", DefaultValueFactory = _ => "/var/lib/thaw" };
-        var command = new Command("python", "Python cold start, request → first reply, for functions importing nothing, numpy and PIL+numpy: a fresh python3 in runc vs Thaw exec'ing a fresh interpreter, forking the root zygote, and forking the import cache's matching zygote.")
+        var command = new Command("python", "Python cold start, request → first reply, for functions importing nothing, numpy, PIL+numpy and ten locally built packages: a fresh python3 in runc vs Thaw exec'ing a fresh interpreter, forking the root zygote, forking the import cache's matching zygote, and Morula.")
         {
             baseline, samples, peerSamples, json, plot, stateDir,
         };

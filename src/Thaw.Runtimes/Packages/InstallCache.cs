@@ -72,8 +72,10 @@ public sealed class InstallCache
                 Chown(path);
             var sandbox = await _spawner.RunAsync(new SandboxSpec
             {
+                // Compiled at install (pip's default): /packages is read-only, so a .pyc not written
+                // now would be compiled again by every sandbox that imports the package.
                 Argv = ["/usr/bin/python3", "-m", "pip", "install", "--no-deps", "--no-index", "--no-cache-dir", "--disable-pip-version-check",
-                    "--no-compile", "--target", "/handler/out", "/handler/" + Path.GetFileName(wheel)],
+                    "--target", "/handler/out", "/handler/" + Path.GetFileName(wheel)],
                 CodeDir = staging,
                 CodeWritable = true,
                 Limits = new CgroupLimits(_options.InstallMemoryBytes, 1.0, 64),

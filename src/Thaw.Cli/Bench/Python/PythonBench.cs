@@ -7,8 +7,10 @@ using Thaw.Resources.Netns;
 using Thaw.Resources.Pooling;
 using Thaw.Resources.Roots;
 using Thaw.Runtimes.Functions;
+using Thaw.Runtimes.Packages;
 using Thaw.Runtimes.Python;
 using Thaw.Sandboxes;
+using Thaw.Sandboxes.Zygotes;
 
 namespace Thaw.Cli.Bench.Python;
 
@@ -41,20 +43,41 @@ internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole conso
         if (Directory.Exists(_dir))
             Directory.Delete(_dir, recursive: true);
         Directory.CreateDirectory(_dir);
-        var functions = BenchFunctions.Create(Path.Combine(_dir, "functions"));
         try
         {
-            if (options.Runc)
+            var functions = BenchFunctions.Create(Path.Combine(_dir, "functions"), Path.Combine(_dir, "wheelhouse"));
+            var packages = new InstallCacheOptions { Root = Path.Combine(_dir, "packages"), Wheelhouse = Path.Combine(_dir, "wheelhouse") };
+            Directory.CreateDirectory(packages.Root);
+            var thaw = new ThawOptions
             {
-                using var runc = new RuncPython(Path.Combine(_dir, "runc"), functions, Say);
-                foreach (var f in functions)
-                    Measure(f, runc.Mode, options.PeerSamples, () => runc.ColdStart(f), settle: null);
-            }
-            else
+                Name = "thawbp",
+                StateDir = Path.Combine(_dir, "thaw"),
+                Netns = new NetnsPoolOptions { Size = 6 },
+                Cgroups = new CgroupPoolOptions { Size = 8 },
+                Roots = new RootPoolOptions { Size = 8 },
+            };
+            using var host = ResourceHost.Start(thaw, NullLogger.Instance);
+            // Zygotes see the install cache at /packages, as the sandboxes do.
+            var spawner = new SandboxSpawner(host, new SandboxOptions { Zygote = new ZygoteOptions { PackagesDir = packages.Root } }, NullLogger.Instance);
+            try
             {
-                _notes.Add("runc-python skipped (--baseline none)");
+                Install(spawner, packages, functions);
+                if (options.Runc)
+                {
+                    using var runc = new RuncPython(Path.Combine(_dir, "runc"), functions, packages.Root, Say);
+                    foreach (var f in functions)
+                        Measure(f, runc.Mode, options.PeerSamples, () => runc.ColdStart(f), settle: null);
+                }
+                else
+                {
+                    _notes.Add("runc-python skipped (--baseline none)");
+                }
+                MeasureThaw(host, spawner, packages, functions);
             }
-            MeasureThaw(functions);
+            finally
+            {
+                spawner.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
         }
         finally
         {
@@ -63,17 +86,19 @@ internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole conso
         return new PythonReport(_results, _notes, Environment.MachineName, started);
     }
 
-    private void MeasureThaw(IReadOnlyList<BenchFunction> functions)
+    /// <summary>Installs the functions' packages into the install cache first: every mode then finds them there.</summary>
+    private void Install(SandboxSpawner spawner, InstallCacheOptions packages, IReadOnlyList<BenchFunction> functions)
     {
-        var thaw = new ThawOptions
+        var installer = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = null, Packages = packages }, NullLogger.Instance);
+        console.Status().Start($"installing {BenchFunctions.LocalPackages} locally built packages through the install cache...", _ =>
         {
-            Name = "thawbp",
-            StateDir = Path.Combine(_dir, "thaw"),
-            Netns = new NetnsPoolOptions { Size = 6 },
-            Cgroups = new CgroupPoolOptions { Size = 8 },
-            Roots = new RootPoolOptions { Size = 8 },
-        };
-        using var host = ResourceHost.Start(thaw, NullLogger.Instance);
+            foreach (var f in functions)
+                f.PackagePaths = installer.PreparePackagesAsync(FunctionManifest.Load(f.Dir)).GetAwaiter().GetResult();
+        });
+    }
+
+    private void MeasureThaw(ResourceHost host, SandboxSpawner spawner, InstallCacheOptions packages, IReadOnlyList<BenchFunction> functions)
+    {
         void Settle()
         {
             foreach (var pool in host.Pools())
@@ -84,65 +109,58 @@ internal sealed class PythonBench(PythonBenchOptions options, IAnsiConsole conso
             Thread.Sleep(IdleBetweenStarts);
         }
         Settle();
-        var spawner = new SandboxSpawner(host, new SandboxOptions(), NullLogger.Instance);
+        foreach (var f in functions)
+        {
+            var spec = new SandboxSpec
+            {
+                Argv = ["/usr/bin/python3", "-I", "-S", "-c", f.FreshInterpreterMain],
+                CodeDir = f.Dir,
+                PackagesDir = packages.Root,
+                Limits = new CgroupLimits(256L << 20, 1.0, 64),
+            };
+            Measure(f, "thaw-exec", options.Samples, () => ExecOnce(spawner, spec), Settle);
+        }
+        var runtime = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = null, Packages = packages }, NullLogger.Instance);
+        foreach (var f in functions)
+            Measure(f, "root-zygote", options.Samples, () => ForkOnce(runtime, f), Settle);
+
+        // Learning would build these after a function's second cold start; built up front here.
+        var tree = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = new ImportCacheOptions { HotStarts = int.MaxValue }, Packages = packages }, NullLogger.Instance);
         try
         {
             foreach (var f in functions)
             {
-                var spec = new SandboxSpec
-                {
-                    Argv = ["/usr/bin/python3", "-I", "-S", "-c", BenchFunctions.FreshInterpreterMain],
-                    CodeDir = f.Dir,
-                    Limits = new CgroupLimits(256L << 20, 1.0, 64),
-                };
-                Measure(f, "thaw-exec", options.Samples, () => ExecOnce(spawner, spec), Settle);
-            }
-            var runtime = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = null }, NullLogger.Instance);
-            foreach (var f in functions)
-                Measure(f, "root-zygote", options.Samples, () => ForkOnce(runtime, f), Settle);
-
-            // Learning would build these after a function's second cold start; built up front here.
-            var tree = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = new ImportCacheOptions { HotStarts = int.MaxValue } }, NullLogger.Instance);
-            try
-            {
-                foreach (var f in functions)
-                {
-                    ForkOnce(tree, f);
-                    console.Status().Start($"{f.Name}: building its zygote", _ => tree.ImportCache!.PrepareAsync(f.Name).GetAwaiter().GetResult());
-                    Measure(f, "zygote-tree", options.Samples, () => ForkOnce(tree, f), Settle);
-                }
-            }
-            finally
-            {
-                tree.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
-
-            // Morula: each function's own pool of exec'd interpreters that imported its packages.
-            var morula = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = null, MorulaPool = 2 }, NullLogger.Instance);
-            try
-            {
-                void SettleMorula()
-                {
-                    Settle();
-                    Thread.Sleep(MorulaRefill); // a fresh interpreter execs and imports numpy+PIL in ~200 ms here
-                }
-                foreach (var f in functions)
-                {
-                    var fresh = FunctionManifest.Load(f.Dir) with { Isolation = FunctionIsolation.Fresh };
-                    ForkOnce(morula, f, fresh);          // learns what it imports
-                    SettleMorula();
-                    ForkOnce(morula, f, fresh);          // builds the pool whose interpreters import it
-                    Measure(f, "morula", options.Samples, () => ForkOnce(morula, f, fresh), SettleMorula);
-                }
-            }
-            finally
-            {
-                morula.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                ForkOnce(tree, f);
+                console.Status().Start($"{f.Name}: building its zygote", _ => tree.ImportCache!.PrepareAsync(f.Name).GetAwaiter().GetResult());
+                Measure(f, "zygote-tree", options.Samples, () => ForkOnce(tree, f), Settle);
             }
         }
         finally
         {
-            spawner.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            tree.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        // Morula: each function's own pool of exec'd interpreters that imported its packages.
+        var morula = new PythonRuntime(spawner, new PythonRuntimeOptions { ImportCache = null, MorulaPool = 2, Packages = packages }, NullLogger.Instance);
+        try
+        {
+            void SettleMorula()
+            {
+                Settle();
+                Thread.Sleep(MorulaRefill); // a fresh interpreter execs and imports numpy+PIL in ~200 ms here
+            }
+            foreach (var f in functions)
+            {
+                var fresh = FunctionManifest.Load(f.Dir) with { Isolation = FunctionIsolation.Fresh };
+                ForkOnce(morula, f, fresh);          // learns what it imports
+                SettleMorula();
+                ForkOnce(morula, f, fresh);          // builds the pool whose interpreters import it
+                Measure(f, "morula", options.Samples, () => ForkOnce(morula, f, fresh), SettleMorula);
+            }
+        }
+        finally
+        {
+            morula.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 

@@ -10,11 +10,11 @@ internal static class PythonReportWriter
     public static void Print(PythonReport report, IAnsiConsole console)
     {
         var table = new Table().Title("Python cold start: request → first reply (median / p99)")
-            .AddColumns("function", "mode", "median ms", "p99 ms", "samples", "vs runc-python");
+            .AddColumns("function", "mode", "median ms", "p99 ms", "samples", "speed-up vs runc-python");
         foreach (var r in report.Results.OrderBy(r => r.Function, StringComparer.Ordinal))
         {
             var runc = report.Results.FirstOrDefault(p => p.Mode == "runc-python" && p.Function == r.Function);
-            string ratio = runc is null || r.Mode == runc.Mode ? "" : (runc.MedianMs / r.MedianMs).ToString("0.0", CultureInfo.InvariantCulture) + "× faster";
+            string ratio = runc is null || r.Mode == runc.Mode ? "" : (runc.MedianMs / r.MedianMs).ToString("0.0", CultureInfo.InvariantCulture) + "×";
             table.AddRow(r.Function, r.Mode, F(r.MedianMs), F(r.P99Ms), r.Samples.ToString(CultureInfo.InvariantCulture), ratio);
         }
         console.Write(table);

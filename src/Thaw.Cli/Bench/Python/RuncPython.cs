@@ -19,14 +19,14 @@ internal sealed class RuncPython : IDisposable
     private readonly string _state;
     private long _next;
 
-    public RuncPython(string dir, IEnumerable<BenchFunction> functions, Action<string> say)
+    public RuncPython(string dir, IEnumerable<BenchFunction> functions, string packages, Action<string> say)
     {
         _runc = PeerCommands.Require("runc", "runc", say);
         _dir = dir;
         _state = Path.Combine(dir, "state");
         Directory.CreateDirectory(_state);
         string rootfs = Path.Combine(dir, "rootfs");
-        foreach (var sub in new[] { "handler", "proc", "dev", "tmp" })
+        foreach (var sub in new[] { "handler", "packages", "proc", "dev", "tmp" })
             Directory.CreateDirectory(Path.Combine(rootfs, sub));
         // The host's layout as it is: merged-/usr symlinks (bin -> usr/bin) stay symlinks, real dirs get bound.
         foreach (var sub in HostDirs.Where(d => Directory.Exists("/" + d)))
@@ -43,13 +43,14 @@ internal sealed class RuncPython : IDisposable
         {
             var spec = JsonNode.Parse(File.ReadAllText(Path.Combine(template, "config.json")))!;
             spec["process"]!["terminal"] = false;
-            spec["process"]!["args"] = new JsonArray("/usr/bin/python3", "-I", "-S", "-c", BenchFunctions.FreshInterpreterMain);
+            spec["process"]!["args"] = new JsonArray("/usr/bin/python3", "-I", "-S", "-c", function.FreshInterpreterMain);
             spec["process"]!["cwd"] = "/handler";
             spec["root"] = new JsonObject { ["path"] = rootfs, ["readonly"] = true };
             var mounts = spec["mounts"]!.AsArray();
             foreach (var sub in HostDirs.Where(d => Directory.Exists("/" + d) && !IsSymlink("/" + d)))
                 mounts.Add(Bind("/" + sub, "/" + sub));
             mounts.Add(Bind(function.Dir, "/handler"));
+            mounts.Add(Bind(packages, "/packages")); // the install cache, as Thaw's sandboxes see it
             spec["linux"]!["cgroupsPath"] = $"/{CgroupParent}/{function.Name}";
             string bundle = Path.Combine(dir, "b-" + function.Name);
             Directory.CreateDirectory(bundle);

@@ -18,10 +18,10 @@ public sealed class InstallCacheTests(PythonFixture fixture) : IClassFixture<Pyt
     {
         wheelhouse = Path.Combine(_dir, "wheelhouse");
         Directory.CreateDirectory(wheelhouse);
-        Wheels.Build(wheelhouse, "thawtest-alpha", "1.0", ["thawtest-beta>=2"], ("thawtest_alpha/__init__.py", "import thawtest_beta\nVALUE = 'alpha-1.0 on ' + thawtest_beta.VALUE\n"));
-        Wheels.Build(wheelhouse, "thawtest-beta", "2.0", [], ("thawtest_beta.py", "VALUE = 'beta-2.0'\n"));
-        Wheels.Build(wheelhouse, "thawtest-beta", "3.0", [], ("thawtest_beta.py", "VALUE = 'beta-3.0'\n"));
-        Wheels.Build(wheelhouse, "thawtest-beta", "1.0", [], ("thawtest_beta.py", "VALUE = 'beta-1.0'\n"));
+        WheelBuilder.Build(wheelhouse, "thawtest-alpha", "1.0", ["thawtest-beta>=2"], ("thawtest_alpha/__init__.py", "import thawtest_beta\nVALUE = 'alpha-1.0 on ' + thawtest_beta.VALUE\n"));
+        WheelBuilder.Build(wheelhouse, "thawtest-beta", "2.0", [], ("thawtest_beta.py", "VALUE = 'beta-2.0'\n"));
+        WheelBuilder.Build(wheelhouse, "thawtest-beta", "3.0", [], ("thawtest_beta.py", "VALUE = 'beta-3.0'\n"));
+        WheelBuilder.Build(wheelhouse, "thawtest-beta", "1.0", [], ("thawtest_beta.py", "VALUE = 'beta-1.0'\n"));
         return new PythonRuntime(fixture.Spawner, new PythonRuntimeOptions
         {
             ImportCache = null,
@@ -89,7 +89,7 @@ public sealed class InstallCacheTests(PythonFixture fixture) : IClassFixture<Pyt
         Directory.CreateDirectory(cache);
         string wheelhouse = Path.Combine(_dir, "wheelhouse");
         Directory.CreateDirectory(wheelhouse);
-        Wheels.Build(wheelhouse, "thawtest-gamma", "1.0", [], ("thawtest_gamma.py", "import os\nLOADED_IN = os.getpid()\n"));
+        WheelBuilder.Build(wheelhouse, "thawtest-gamma", "1.0", [], ("thawtest_gamma.py", "import os\nLOADED_IN = os.getpid()\n"));
         // Zygotes see the install cache at /packages, as the sandboxes do.
         await using var spawner = new Thaw.Sandboxes.SandboxSpawner(fixture.Host,
             new Thaw.Sandboxes.SandboxOptions { Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { PackagesDir = cache } }, NullLogger.Instance);

@@ -2,10 +2,14 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Thaw.Tests.Runtimes.Packages;
+namespace Thaw.Runtimes.Packages;
 
-/// <summary>Builds small real wheels (METADATA, WHEEL, RECORD with hashes, the modules) for a local wheelhouse.</summary>
-internal static class Wheels
+/// <summary>
+/// Builds pure-Python wheels (METADATA, WHEEL, RECORD with hashes, the modules): no index is
+/// reachable on these machines, so the tests' wheelhouses and `thaw bench python`'s locally built
+/// package set are made with it. Returns the wheel's path.
+/// </summary>
+public static class WheelBuilder
 {
     public static string Build(string wheelhouse, string name, string version, string[] requires, params (string Path, string Text)[] files)
     {
