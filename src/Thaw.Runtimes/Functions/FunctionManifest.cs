@@ -53,13 +53,47 @@ public sealed partial record FunctionManifest
 
     private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "concurrency", "environment", "packages", "isolation"];
 
-    /// <summary>Reads <c>thaw.toml</c> from a function directory.</summary>
+    public const string RequirementsFileName = "requirements.txt";
+
+    /// <summary>
+    /// Reads <c>thaw.toml</c> from a function directory, and its <c>requirements.txt</c> if there is
+    /// one (its requirements join the manifest's <c>packages</c>).
+    /// </summary>
     public static FunctionManifest Load(string functionDir)
     {
         string path = Path.Combine(functionDir, FileName);
         if (!File.Exists(path))
             throw new ManifestException($"{FileName} is missing from '{functionDir}' (a function is a directory with a {FileName} and its code)");
-        return Parse(File.ReadAllText(path));
+        var manifest = Parse(File.ReadAllText(path));
+        string requirements = Path.Combine(functionDir, RequirementsFileName);
+        return File.Exists(requirements) ? manifest with { Packages = [.. manifest.Packages, .. ParseRequirements(File.ReadAllLines(requirements))] } : manifest;
+    }
+
+    /// <summary>
+    /// The requirements of a requirements.txt: one per line, # comments and blank lines skipped. pip's
+    /// options (-r, -e, --index-url, URLs) are refused: packages come from the install cache's sources.
+    /// </summary>
+    public static IReadOnlyList<string> ParseRequirements(IEnumerable<string> lines)
+    {
+        var requirements = new List<string>();
+        var problems = new List<string>();
+        int number = 0;
+        foreach (var raw in lines)
+        {
+            number++;
+            string line = raw.Split(" #")[0].Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+                continue;
+            if (line.StartsWith('-') || line.Contains("://", StringComparison.Ordinal))
+                problems.Add($"line {number}: '{line}' is a pip option or URL; list package requirements only (name, name==1.2, name>=1,<2)");
+            else if (!RequirementLinePattern().IsMatch(line))
+                problems.Add($"line {number}: '{line}' is not a requirement");
+            else
+                requirements.Add(line);
+        }
+        if (problems.Count > 0)
+            throw new ManifestException($"{RequirementsFileName}: " + string.Join("; ", problems));
+        return requirements;
     }
 
     /// <summary>Parses and validates a manifest; throws <see cref="ManifestException"/> naming every problem.</summary>
@@ -125,8 +159,8 @@ public sealed partial record FunctionManifest
         }
 
         var packages = GetStrings(table, "packages", problems);
-        foreach (var p in packages.Where(p => !RequirementPattern().IsMatch(p)))
-            problems.Add($"package '{p}' must be a name, optionally ==version (e.g. numpy or pillow==10.0.1)");
+        foreach (var p in packages.Where(p => !RequirementLinePattern().IsMatch(p)))
+            problems.Add($"package '{p}' must be a requirement: a name, optionally with versions (numpy, pillow==10.0.1, requests>=2,<3)");
 
         string isolation = Get<string>(table, "isolation", problems) ?? "fork";
         if (isolation is not ("fork" or "fresh"))
@@ -193,6 +227,7 @@ public sealed partial record FunctionManifest
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
     private static partial Regex EnvNamePattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*(==[A-Za-z0-9.+!_-]+)?$")]
-    private static partial Regex RequirementPattern();
+    /// <summary>What requirements.txt lines may hold: a name, extras, version clauses, a marker.</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[A-Za-z0-9,._ -]*\])?\s*([<>=!~]=?\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*(;\s*[A-Za-z_.]+\s*(===?|!=|<=?|>=?|~=|not in|in)\s*(""[^""]*""|'[^']*')(\s+(and|or)\s+[A-Za-z_.]+\s*(===?|!=|<=?|>=?|~=|not in|in)\s*(""[^""]*""|'[^']*'))*\s*)?$")]
+    private static partial Regex RequirementLinePattern();
 }

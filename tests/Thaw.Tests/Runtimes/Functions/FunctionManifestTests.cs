@@ -67,6 +67,27 @@ public sealed class FunctionManifestTests
         Assert.Contains(needle, Assert.Throws<ManifestException>(() => FunctionManifest.Parse(toml)).Message, StringComparison.Ordinal);
 
     [Fact]
+    public void A_requirements_txt_joins_the_manifests_packages_and_pip_options_are_refused()
+    {
+        string dir = Support.TestInstance.NewTempDir("thaw-test-fn-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "thaw.toml"), "name = \"reqs\"\npackages = [\"numpy\"]\n");
+            File.WriteAllText(Path.Combine(dir, "requirements.txt"), "# pinned\npillow==9.4.0\n\nrequests >=2, <3  # http\ntomli; python_version < \"3.11\"\n");
+            Assert.Equal(["numpy", "pillow==9.4.0", "requests >=2, <3", "tomli; python_version < \"3.11\""], FunctionManifest.Load(dir).Packages);
+            File.WriteAllText(Path.Combine(dir, "requirements.txt"), "-r other.txt\nhttps://example.org/x.whl\nnot a requirement!\n");
+            var e = Assert.Throws<ManifestException>(() => FunctionManifest.Load(dir));
+            Assert.Contains("line 1: '-r other.txt' is a pip option", e.Message, StringComparison.Ordinal);
+            Assert.Contains("line 2", e.Message, StringComparison.Ordinal);
+            Assert.Contains("line 3: 'not a requirement!'", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_directory_without_a_manifest_says_so()
     {
         string dir = Support.TestInstance.NewTempDir("thaw-test-fn-");
