@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Thaw.Resources.Cgroups;
 using Thaw.Runtimes.Functions;
 using Thaw.Runtimes.Packages;
-using Microsoft.Extensions.Logging;
 using Thaw.Sandboxes;
 using Thaw.Sandboxes.Zygotes;
 
@@ -189,39 +189,6 @@ public sealed class PythonRuntime : IAsyncDisposable
             if (e is OperationCanceledException && !token.IsCancellationRequested)
                 throw new FunctionStartException("init", $"function '{function.Name}': the handler module did not load within {_options.InitTimeout.TotalSeconds:0.#} s", inner: e);
             throw;
-        }
-    }
-
-    /// <summary>A Morula zygote and the modules its interpreters import; counts the sandboxes it has out.</summary>
-    private sealed class MorulaPool(Zygote zygote, IReadOnlyList<string> modules)
-    {
-        private int _live;
-        private int _retired;
-
-        public Zygote Zygote { get; } = zygote;
-
-        public IReadOnlyList<string> Modules { get; } = modules;
-
-        /// <summary>Set when a sandbox loaded more than <see cref="Modules"/>: the next claim builds a pool that imports it all.</summary>
-        public IReadOnlyList<string>? Wanted { get; set; }
-
-        public MorulaPool Join()
-        {
-            Interlocked.Increment(ref _live);
-            return this;
-        }
-
-        public void Leave()
-        {
-            if (Interlocked.Decrement(ref _live) == 0 && Volatile.Read(ref _retired) == 1)
-                Zygote.Dispose();
-        }
-
-        public void Retire()
-        {
-            Volatile.Write(ref _retired, 1);
-            if (Volatile.Read(ref _live) == 0)
-                Zygote.Dispose();
         }
     }
 
