@@ -20,6 +20,7 @@ public sealed class InstallCache
     private readonly SandboxSpawner _spawner;
     private readonly InstallCacheOptions _options;
     private readonly ConcurrentDictionary<string, Lazy<Task>> _installs = new();
+    private static readonly Lazy<HttpClient> Http = new(() => new HttpClient { Timeout = TimeSpan.FromSeconds(60) });
     private int _installed;
 
     public InstallCache(SandboxSpawner spawner, InstallCacheOptions options)
@@ -29,6 +30,8 @@ public sealed class InstallCache
         Directory.CreateDirectory(options.Root);
         foreach (var stale in Directory.EnumerateDirectories(options.Root, Staging + "*"))
             Directory.Delete(stale, recursive: true);
+        foreach (var partial in Directory.Exists(Path.Combine(options.Root, ".downloads")) ? Directory.EnumerateFiles(Path.Combine(options.Root, ".downloads"), "*.part") : [])
+            File.Delete(partial);
     }
 
     public string Root => _options.Root;
@@ -46,7 +49,8 @@ public sealed class InstallCache
     {
         if (requirements.Count == 0)
             return [];
-        var index = PackageIndex.Load(_options.Wheelhouse, _options.SystemPackages);
+        var remote = _options.IndexUrl is { } url ? new SimpleIndex(url, Path.Combine(_options.Root, ".downloads"), Http.Value) : null;
+        var index = PackageIndex.Load(_options.Wheelhouse, _options.SystemPackages, remote);
         var closure = PackageResolver.Resolve(requirements, index, requestedBy);
         // One install per version, also when several functions ask at once.
         await Task.WhenAll(closure.Where(d => !d.IsSystem).Select(d => _installs.GetOrAdd(d.DirName, _ => new Lazy<Task>(() => InstallAsync(d))).Value)).ConfigureAwait(false);

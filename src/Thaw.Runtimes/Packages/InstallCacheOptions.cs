@@ -9,6 +9,12 @@ public sealed class InstallCacheOptions
     /// <summary>A local directory of wheels (pip's --find-links); no index is reachable on these machines.</summary>
     public string? Wheelhouse { get; init; }
 
+    /// <summary>
+    /// A package index (PEP 503 "simple" API, e.g. a devpi or an internal mirror), asked for what the
+    /// wheelhouse lacks. Only thawd talks to it; installs stay offline in their sandbox.
+    /// </summary>
+    public string? IndexUrl { get; init; }
+
     /// <summary>The base image's packages, usable as they are (Debian's python3-numpy, python3-pil).</summary>
     public IReadOnlyList<string> SystemPackages { get; init; } = ["/usr/lib/python3/dist-packages"];
 

@@ -9,14 +9,29 @@ namespace Thaw.Runtimes.Packages;
 public sealed class PackageIndex
 {
     private readonly Dictionary<string, List<Distribution>> _byKey = [];
+    private readonly HashSet<string> _asked = [];
 
-    public IReadOnlyList<Distribution> Candidates(string key) => _byKey.TryGetValue(key, out var list) ? list : [];
+    /// <summary>A package index (PEP 503 "simple" pages) asked for names the wheelhouse and the base image lack.</summary>
+    public SimpleIndex? Remote { get; init; }
+
+    public IReadOnlyList<Distribution> Candidates(string key)
+    {
+        if (Remote is not null && _asked.Add(key))
+            foreach (var d in Remote.List(key))
+                Add(d);
+        return _byKey.TryGetValue(key, out var list) ? list : [];
+    }
+
+    /// <summary>The chosen distribution with its wheel local and its requirements read (a remote one is downloaded now).</summary>
+    public Distribution Fetch(Distribution d) => d.WheelPath is { } url && Remote is not null && SimpleIndex.IsRemote(url)
+        ? ReadWheel(Remote.Download(url)) ?? throw new PackageResolutionException($"{d} from {url} is not a wheel with metadata")
+        : d;
 
     public IEnumerable<string> Keys => _byKey.Keys;
 
-    public static PackageIndex Load(string? wheelhouse, IEnumerable<string> systemDirs)
+    public static PackageIndex Load(string? wheelhouse, IEnumerable<string> systemDirs, SimpleIndex? remote = null)
     {
-        var index = new PackageIndex();
+        var index = new PackageIndex { Remote = remote };
         if (wheelhouse is not null && Directory.Exists(wheelhouse))
             foreach (var wheel in Directory.EnumerateFiles(wheelhouse, "*.whl"))
                 if (ReadWheel(wheel) is { } d)

@@ -38,10 +38,11 @@ public static class PackageResolver
                 ?? fits.MaxBy(d => d.Version, VersionComparer.Instance);
             if (pick is null)
             {
-                string available = candidates.Count == 0 ? "no such package in the wheelhouse or the base image"
+                string available = candidates.Count == 0 ? "no such package in the wheelhouse, the index or the base image"
                     : "available: " + string.Join(", ", candidates.Select(c => c.Version + (c.IsSystem ? " (base image)" : "")).Distinct());
                 throw new PackageResolutionException($"nothing satisfies {Describe(on)} ({available})");
             }
+            pick = index.Fetch(pick); // from an index: downloaded now, its metadata read
             chosen[req.Key] = pick;
             foreach (var dep in pick.Requires)
                 queue.Enqueue((dep, pick.ToString()));

@@ -109,6 +109,51 @@ public sealed class InstallCacheTests(PythonFixture fixture) : IClassFixture<Pyt
         Assert.Equal($"[{node.Zygote.Pid},1]", await CallRaw(runtime, fn)); // imported by the zygote, before the fork
     }
 
+    [Fact]
+    public async Task Packages_come_from_a_pip_index_too_and_only_the_chosen_wheel_is_downloaded()
+    {
+        // A PEP 503 index on loopback, as a devpi or an internal mirror would serve it.
+        string site = Path.Combine(_dir, "site");
+        string files = Path.Combine(site, "files");
+        Directory.CreateDirectory(files);
+        string[] wheels =
+        [
+            WheelBuilder.Build(files, "thawtest-delta", "1.0", ["thawtest-epsilon"], ("thawtest_delta.py", "import thawtest_epsilon\nVALUE = 'delta-1.0 + ' + thawtest_epsilon.VALUE\n")),
+            WheelBuilder.Build(files, "thawtest-delta", "0.9", [], ("thawtest_delta.py", "VALUE = 'delta-0.9'\n")),
+            WheelBuilder.Build(files, "thawtest-epsilon", "2.1", [], ("thawtest_epsilon.py", "VALUE = 'epsilon-2.1'\n")),
+        ];
+        foreach (var project in new[] { "thawtest-delta", "thawtest-epsilon" })
+        {
+            Directory.CreateDirectory(Path.Combine(site, "simple", project));
+            File.WriteAllText(Path.Combine(site, "simple", project, "index.html"), "<html><body>" +
+                string.Concat(wheels.Select(Path.GetFileName).Where(w => w!.StartsWith(project.Replace('-', '_') + "-", StringComparison.Ordinal))
+                    .Select(w => $"<a href=\"../../files/{w}#sha256=x\">{w}</a>\n")) + "</body></html>");
+        }
+        using var server = new System.Diagnostics.Process { StartInfo = new("/usr/bin/python3", ["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", site]) { RedirectStandardOutput = true, RedirectStandardError = true } };
+        server.Start();
+        try
+        {
+            string banner = (await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!; // "Serving HTTP on 127.0.0.1 port N ..."
+            string port = banner.Split(" port ")[1].Split(' ')[0];
+            await using var runtime = new PythonRuntime(fixture.Spawner, new PythonRuntimeOptions
+            {
+                ImportCache = null,
+                Packages = new InstallCacheOptions { Root = Path.Combine(_dir, "cache"), IndexUrl = $"http://127.0.0.1:{port}/simple/" },
+            }, NullLogger.Instance);
+            var fn = fixture.Function("name = \"uses-delta\"\npackages = [\"thawtest-delta\"]\n",
+                ("f.py", "import thawtest_delta\ndef f(event):\n    return thawtest_delta.VALUE\n"));
+            Assert.Equal("\"delta-1.0 + epsilon-2.1\"", await CallRaw(runtime, fn));
+            Assert.Equal(2, runtime.InstallCache!.Installed);
+            var downloaded = Directory.GetFiles(Path.Combine(_dir, "cache", ".downloads")).Select(f => Path.GetFileName(f)!).Order().ToArray();
+            Assert.Equal(["thawtest_delta-1.0-py3-none-any.whl", "thawtest_epsilon-2.1-py3-none-any.whl"], downloaded); // not delta 0.9
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+        }
+    }
+
     private static async Task<string> CallRaw(PythonRuntime runtime, (FunctionManifest Manifest, string Dir) function)
     {
         await using var sandbox = await runtime.StartAsync(function.Manifest, function.Dir);
