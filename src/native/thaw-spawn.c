@@ -205,7 +205,7 @@ long thaw_prefault(int proc) {
     int fd = openat(proc, "self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    static char buf[1 << 16];
+    static char buf[1 << 18]; /* a numpy+PIL zygote's maps are ~40 KiB; a longer file is read in part */
     size_t len = 0;
     ssize_t n;
     while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)

@@ -192,12 +192,7 @@ def await_claim(sock, native):
     sock.close()
     req = json.loads(data)
     *fds, status_w = fds
-    named = {"cgroup": []}
-    for name, fd in zip(req.get("fds", []), fds):
-        if name == "cgroup":
-            named["cgroup"].append(fd)
-        else:
-            named[name] = fd
+    named = name_spawn_fds(req, fds)  # checked by the zygote already; this names them (warmed up)
     spec = native_spec(req, named, status_w) if native is not None else None
     become_sandbox(native, req, named, status_w, spec)
 
@@ -552,11 +547,20 @@ class Zygote:
         if pid == 0:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            self.become_sandbox(req, named, status_w, spec)
+            become_sandbox(self.native, req, named, status_w, spec)
         return pid
 
-    def become_sandbox(self, req, named, status_w, spec):
-        become_sandbox(self.native, req, named, status_w, spec)
+    def leave(self):
+        """In a forked child that will not serve this zygote's connection (a parked child, a child
+        zygote): nothing of the zygote's may stay reachable, its connection, wake pipe, sandboxes'
+        status pipes or parked children's sockets. Its sandboxes are not this process's children."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self.conn.close()
+        for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
+            os.close(fd)
+        for _, other in self.parked:
+            other.close()
 
     def park(self):
         """Forks a child that waits to become a sandbox: born pid 1 of a new pid namespace, still in
@@ -583,13 +587,7 @@ class Zygote:
     def wait_parked(self, sock):
         """The parked child: drop the zygote's descriptors, pre-fault, then wait to be claimed."""
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the zygote gone: so is this child
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        self.conn.close()
-        for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
-            os.close(fd)
-        for _, other in self.parked:
-            other.close()
+        self.leave()
         if self.fresh is not None:
             # Morula: a fresh interpreter instead of this fork's copy of the zygote's memory.
             fd = os.dup(sock.fileno())
@@ -631,14 +629,7 @@ class Zygote:
         self.send(op="zygote-forked", id=req.get("id"), pid=pid)
 
     def become_child(self, conn_fd, modules, paths, parked, fresh=False):
-        # Nothing of the parent's may stay reachable: its connection, its wake pipe, its sandboxes'
-        # status pipes. Its sandboxes are not this process's children; forget them.
-        signal.set_wakeup_fd(-1)
-        self.conn.close()
-        for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
-            os.close(fd)
-        for _, other in self.parked:
-            other.close()
+        self.leave()
         started = time.monotonic()
         for path in reversed(paths):
             if path not in sys.path:

@@ -80,10 +80,7 @@ public sealed partial class RootPool : IDisposable
     {
         try
         {
-            if (readOnly)
-                RootFactory.BindReadOnly(Path.GetFullPath(source), target);
-            else
-                Thaw.Linux.Mounts.Mounts.Bind(Path.GetFullPath(source), target, readOnly: false);
+            Mounts.Bind(Path.GetFullPath(source), target, readOnly);
         }
         catch (LinuxException e) when (e.Errno == ENOENT)
         {

@@ -29,6 +29,7 @@ public sealed partial class ImportCache : IAsyncDisposable
     private readonly Dictionary<string, LearnedFunction> _functions = [];
     private readonly HashSet<string> _building = [];
     private int _evictions;
+    private bool _nodesWent;
     private bool _disposed;
 
     /// <summary>Builds nodes with <paramref name="paths"/> in front of sys.path (the same as the sandboxes').</summary>
@@ -109,6 +110,12 @@ public sealed partial class ImportCache : IAsyncDisposable
             if (!_functions.TryGetValue(function, out var learned))
                 _functions[function] = learned = new LearnedFunction();
             learned.Starts++;
+            // Runs on every cold start: the wanted nodes change only when a function loads something
+            // new, turns hot, or a node went (dropped, evicted, failed to build: rebuilt if still wanted).
+            bool grew = !learned.Modules.IsSupersetOf(modules);
+            if (!grew && learned.Starts != _options.HotStarts && !_nodesWent)
+                return;
+            _nodesWent = false;
             learned.Modules.UnionWith(modules);
             learned.Packages.UnionWith(modules.Select(TopLevel));
             wanted = WantedSets().Where(set => !_nodes.Any(n => n.Packages.SetEquals(set)) && _building.Add(Key(set))).ToList();
@@ -176,6 +183,7 @@ public sealed partial class ImportCache : IAsyncDisposable
                 _nodes.Remove(node);
                 evict.Add(node);
                 _evictions++;
+                _nodesWent = true;
             }
         }
         foreach (var node in evict)
@@ -215,6 +223,8 @@ public sealed partial class ImportCache : IAsyncDisposable
         }
         catch (Exception e) when (e is ZygoteException or TimeoutException or ObjectDisposedException)
         {
+            lock (_lock)
+                _nodesWent = true;
             Log.BuildFailed(_logger, string.Join(',', set), e.Message);
         }
     }
@@ -274,6 +284,7 @@ public sealed partial class ImportCache : IAsyncDisposable
     {
         if (!_nodes.Remove(node))
             return;
+        _nodesWent = true;
         // Its children stay: they are processes of their own, with every package they had.
         foreach (var child in _nodes.Where(n => n.Parent == node))
             child.Parent = node.Parent;

@@ -19,15 +19,19 @@ internal static class InvocationFrames
     {
         byte[] head = JsonSerializer.SerializeToUtf8Bytes(new InvokeHead(id, timeoutMs), RuntimeJson.Default.InvokeHead);
         // {"op":"invoke","id":..,"timeout_ms":..} → drop the closing brace and append ,"event":EVENT}
-        ReadOnlyMemory<byte> prefix = head.AsMemory(0, head.Length - 1);
-        ReadOnlyMemory<byte> key = ",\"event\":"u8.ToArray();
-        int length = prefix.Length + key.Length + eventJson.Length + 1;
+        int length = head.Length - 1 + EventKey.Length + eventJson.Length + 1;
         if (length > MaxFrameBytes)
             throw new ArgumentException($"the event is {eventJson.Length} bytes, over the {MaxFrameBytes >> 20} MiB frame limit");
         byte[] header = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(header, (uint)length);
-        await socket.SendAsync(new ReadOnlyMemory<byte>[] { header, prefix, key, eventJson, "}"u8.ToArray() }.ToArraySegments(), SocketFlags.None).WaitAsync(token).ConfigureAwait(false);
+        // One gathered send: header, head without its closing brace, the event key, the event as it came, the brace.
+        ArraySegment<byte> @event = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(eventJson, out var segment) ? segment : eventJson.ToArray();
+        ArraySegment<byte>[] parts = [header, new ArraySegment<byte>(head, 0, head.Length - 1), EventKey, @event, Close];
+        await socket.SendAsync(parts, SocketFlags.None).WaitAsync(token).ConfigureAwait(false);
     }
+
+    private static readonly byte[] EventKey = ",\"event\":"u8.ToArray();
+    private static readonly byte[] Close = "}"u8.ToArray();
 
     /// <summary>Reads one frame; null when the sandbox closed its end (it exited).</summary>
     public static async Task<JsonDocument?> ReadAsync(Socket socket, CancellationToken token)
@@ -56,7 +60,4 @@ internal static class InvocationFrames
         }
         return true;
     }
-
-    private static List<ArraySegment<byte>> ToArraySegments(this ReadOnlyMemory<byte>[] parts) =>
-        [.. parts.Where(p => p.Length > 0).Select(p => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(p, out var segment) ? segment : new ArraySegment<byte>(p.ToArray()))];
 }
