@@ -54,8 +54,9 @@ public static class LeakCensus
         {
             try
             {
-                string ns = new FileInfo(Path.Combine(task, "ns/net")).LinkTarget!;
-                if (ns != host)
+                // A thread that exits during the scan has no link any more (null), like an IOException.
+                string? ns = new FileInfo(Path.Combine(task, "ns/net")).LinkTarget;
+                if (ns is not null && ns != host)
                     strays.Add($"{Path.GetFileName(task)}: {ns}");
             }
             catch (IOException) { } // thread exited meanwhile
