@@ -91,6 +91,27 @@ public sealed class CodeStoreTests : IDisposable
         Assert.Empty(new CodeStore(_dir).Sweep([("hello", 2)]));       // nothing left to do
     }
 
+    [Fact]
+    public void Sweep_keeps_what_the_registry_lists_across_a_restart()
+    {
+        var store = new CodeStore(_dir);
+        string kept;
+        using (var registry = FunctionRegistry.Open(Path.Combine(_dir, "registry.db")))
+        {
+            int v = registry.NextVersion("hello");
+            kept = store.Commit(Stage(store, "v1"), "hello", v);
+            registry.Put(new FunctionRecord("hello", v, kept, new string('0', 64), DateTimeOffset.UtcNow, [], "root"));
+            store.Commit(Stage(store, "v2"), "hello", registry.NextVersion("hello")); // the deploy died here
+        }
+        using (var registry = FunctionRegistry.Open(Path.Combine(_dir, "registry.db")))
+        {
+            var removed = new CodeStore(_dir).Sweep(registry.List().Select(r => (r.Name, r.Version)));
+            Assert.Equal([Path.Combine(Root, "hello", "2")], removed);
+            Assert.True(Directory.Exists(kept));
+            Assert.Equal(3, registry.NextVersion("hello"));
+        }
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("..")]
