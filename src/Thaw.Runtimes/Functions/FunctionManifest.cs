@@ -51,7 +51,13 @@ public sealed partial record FunctionManifest
 
     public FunctionIsolation Isolation { get; init; } = FunctionIsolation.Fork;
 
-    private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "concurrency", "environment", "packages", "isolation"];
+    /// <summary>
+    /// How long an idle warm sandbox is kept for the next call (the handler cache's keep-alive);
+    /// null takes the node's default, zero removes each sandbox after its call (every call cold).
+    /// </summary>
+    public TimeSpan? KeepAlive { get; init; }
+
+    private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "concurrency", "environment", "packages", "isolation", "keep_alive"];
 
     public const string RequirementsFileName = "requirements.txt";
 
@@ -166,6 +172,10 @@ public sealed partial record FunctionManifest
         if (isolation is not ("fork" or "fresh"))
             problems.Add($"isolation '{isolation}' must be fork (forked from a zygote) or fresh (Morula: fresh interpreters)");
 
+        TimeSpan? keepAlive = table.ContainsKey("keep_alive") ? Parse(table, "keep_alive", problems, t => t.Trim() is "0" or "0s" or "0ms" ? TimeSpan.Zero : Units.ParseDuration(t), TimeSpan.Zero) : null;
+        if (keepAlive > TimeSpan.FromDays(1))
+            problems.Add($"keep_alive {keepAlive} is over the one day limit");
+
         if (problems.Count > 0)
             throw new ManifestException($"{FileName}: " + string.Join("; ", problems));
         return new FunctionManifest
@@ -180,6 +190,7 @@ public sealed partial record FunctionManifest
             Environment = environment,
             Packages = packages,
             Isolation = isolation == "fresh" ? FunctionIsolation.Fresh : FunctionIsolation.Fork,
+            KeepAlive = keepAlive,
         };
     }
 

@@ -125,6 +125,17 @@ public sealed partial class ImportCache : IAsyncDisposable
     }
 
     /// <summary>
+    /// Drops what was learned of <paramref name="function"/> (redeployed with other code, or removed):
+    /// its next sandbox forks from what its new code is seen to load. Nodes it helped build stay
+    /// until idle eviction takes them.
+    /// </summary>
+    public void Forget(string function)
+    {
+        lock (_lock)
+            _functions.Remove(function);
+    }
+
+    /// <summary>
     /// Builds, now, the node for everything <paramref name="function"/> was seen to load (after at
     /// least one start): what learning would build after its next cold starts. For benches and prewarming.
     /// </summary>

@@ -65,15 +65,17 @@ public sealed class PythonRuntime : IAsyncDisposable
     /// Starts one sandbox of <paramref name="function"/> with its code at <paramref name="codeDir"/>.
     /// A handler that cannot load (missing, syntax error, import error, init raised) throws a
     /// <see cref="FunctionStartException"/> with Python's traceback; the sandbox is gone by then.
+    /// The sandbox's stdout and stderr also go to <paramref name="output"/> as they arrive (a function's
+    /// log); <paramref name="version"/> is the deploy the code belongs to (the handler's context shows it).
     /// </summary>
-    public async Task<PythonSandbox> StartAsync(FunctionManifest function, string codeDir, CancellationToken token = default)
+    public async Task<PythonSandbox> StartAsync(FunctionManifest function, string codeDir, CancellationToken token = default, int version = 1, SandboxOutput? output = null)
     {
         if (function.Runtime != "python")
             throw new ArgumentException($"function '{function.Name}' uses the {function.Runtime} runtime, not python");
         var packagePaths = await PreparePackagesAsync(function).ConfigureAwait(false);
         var spec = new SandboxSpec
         {
-            Runtime = RuntimeConfig(function, packagePaths),
+            Runtime = RuntimeConfig(function, packagePaths, version),
             CodeDir = codeDir,
             PackagesDir = packagePaths.Count > 0 ? InstallCache!.Root : null,
             Limits = new CgroupLimits(function.MemoryBytes, _options.CpuQuota, _options.PidsMax),
@@ -81,7 +83,7 @@ public sealed class PythonRuntime : IAsyncDisposable
             Hostname = "thaw-" + function.Name,
         };
         if (function.Isolation == FunctionIsolation.Fresh)
-            return await StartFreshAsync(function, spec, token).ConfigureAwait(false);
+            return await StartFreshAsync(function, spec, output, token).ConfigureAwait(false);
         // The deepest zygote whose packages the function uses; a dead one is dropped and its parent tried.
         var lease = ImportCache?.Acquire(function.Name);
         Sandbox sandbox;
@@ -89,7 +91,7 @@ public sealed class PythonRuntime : IAsyncDisposable
         {
             try
             {
-                sandbox = await _spawner.RunAsync(spec, from: lease?.Node is null ? null : lease.Zygote).ConfigureAwait(false);
+                sandbox = await _spawner.RunAsync(spec, output?.Stdout, output?.Stderr, from: lease?.Node is null ? null : lease.Zygote).ConfigureAwait(false);
                 break;
             }
             catch (ZygoteException) when (lease?.Node is not null)
@@ -115,13 +117,13 @@ public sealed class PythonRuntime : IAsyncDisposable
     /// (fresh ASLR) that imported its packages, kept by a zygote of its own and rebuilt when the
     /// function is seen to load more.
     /// </summary>
-    private async Task<PythonSandbox> StartFreshAsync(FunctionManifest function, SandboxSpec spec, CancellationToken token)
+    private async Task<PythonSandbox> StartFreshAsync(FunctionManifest function, SandboxSpec spec, SandboxOutput? output, CancellationToken token)
     {
         var pool = await MorulaPoolAsync(function.Name).ConfigureAwait(false);
         Sandbox sandbox;
         try
         {
-            sandbox = await _spawner.RunAsync(spec, from: pool.Zygote).ConfigureAwait(false);
+            sandbox = await _spawner.RunAsync(spec, output?.Stdout, output?.Stderr, from: pool.Zygote).ConfigureAwait(false);
         }
         catch
         {
@@ -192,7 +194,7 @@ public sealed class PythonRuntime : IAsyncDisposable
         }
     }
 
-    private JsonObject RuntimeConfig(FunctionManifest function, IReadOnlyList<string> packagePaths) => new()
+    private JsonObject RuntimeConfig(FunctionManifest function, IReadOnlyList<string> packagePaths, int version) => new()
     {
         ["handler"] = function.Handler,
         // The function's installed packages first, then the base image's.
@@ -200,7 +202,7 @@ public sealed class PythonRuntime : IAsyncDisposable
         ["function"] = new JsonObject
         {
             ["name"] = function.Name,
-            ["version"] = "1",
+            ["version"] = version.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["memory_mb"] = function.MemoryBytes >> 20,
         },
     };

@@ -48,7 +48,7 @@ public sealed class PythonSandbox : IAsyncDisposable
         try
         {
             if (!IsServing)
-                throw new SandboxGoneException(Sandbox.Id, await DescribeExitAsync().ConfigureAwait(false));
+                throw await GoneAsync().ConfigureAwait(false);
             string id = Sandbox.Id + "-" + Interlocked.Increment(ref _calls).ToString(CultureInfo.InvariantCulture);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             deadline.CancelAfter(timeout);
@@ -69,7 +69,7 @@ public sealed class PythonSandbox : IAsyncDisposable
                 throw new SandboxGoneException(Sandbox.Id, e.Message);
             }
             if (reply is null)
-                throw new SandboxGoneException(Sandbox.Id, await DescribeExitAsync().ConfigureAwait(false));
+                throw await GoneAsync().ConfigureAwait(false);
             using (reply)
                 return Read(reply.RootElement);
         }
@@ -90,12 +90,12 @@ public sealed class PythonSandbox : IAsyncDisposable
     }
 
     /// <summary>Why the sandbox stopped: its exit, with the memory limit named when the OOM killer ended it.</summary>
-    private async Task<string> DescribeExitAsync()
+    private async Task<SandboxGoneException> GoneAsync()
     {
         var exit = await Sandbox.Exited.WaitAsync(_killTimeout).ConfigureAwait(false);
         return exit.OomKilled
-            ? $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed"
-            : $"it stopped ({exit})";
+            ? new SandboxGoneException(Sandbox.Id, $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed", outOfMemory: true)
+            : new SandboxGoneException(Sandbox.Id, $"it stopped ({exit})");
     }
 
     /// <summary>

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Thaw.Runtimes.Functions;
+using Thaw.Runtimes.Python;
+using Thaw.Service.Functions;
+using Thaw.Service.Registry;
+
+namespace Thaw.Service.Deploy;
+
+/// <summary>
+/// A deploy, top to bottom: the archive unpacked into a staging dir (zip-slip, links and sizes
+/// checked), its thaw.toml and requirements.txt validated, its packages resolved and installed in
+/// the install cache, the staging dir committed as the next version, one sandbox started to prove
+/// the handler loads (and, if it imports packages, its zygote built), then the registry updated and
+/// the handler cache switched to it. Anything refused before the registry update leaves no trace:
+/// the old version keeps serving and its record is untouched.
+/// </summary>
+public sealed class Deployer(Thawd thawd)
+{
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+
+    public async Task<DeployResult> DeployAsync(string name, Stream archive, CancellationToken token)
+    {
+        if (!FunctionNames.IsValid(name))
+            throw new DeployException(400, "bad_name", $"function name '{name}' must be 1-63 characters of a-z, 0-9 and '-', starting with a letter");
+        // Deploys are rare and slow (installs, a validation start): one at a time keeps versions and
+        // the zygote tree simple to reason about.
+        await _oneAtATime.WaitAsync(token).ConfigureAwait(false);
+        string staging = thawd.Code.NewStaging();
+        string? committed = null;
+        int version = 0;
+        try
+        {
+            long started = Stopwatch.GetTimestamp();
+            string sha256 = await UnpackAsync(archive, staging, token).ConfigureAwait(false);
+            double extractMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var manifest = ReadManifest(name, staging);
+
+            long packagesStarted = Stopwatch.GetTimestamp();
+            IReadOnlyList<string> paths;
+            try
+            {
+                paths = await thawd.Python.PreparePackagesAsync(manifest).ConfigureAwait(false);
+            }
+            catch (FunctionStartException e)
+            {
+                throw new DeployException(400, "bad_packages", e.Message, inner: e);
+            }
+            double packagesMs = Stopwatch.GetElapsedTime(packagesStarted).TotalMilliseconds;
+
+            var previous = thawd.Registry.Get(name);
+            version = thawd.Registry.NextVersion(name);
+            committed = thawd.Code.Commit(staging, name, version);
+            var deployment = new Deployment(name, version, committed, manifest, DateTimeOffset.UtcNow);
+
+            long validateStarted = Stopwatch.GetTimestamp();
+            var (zygote, seen) = thawd.Options.ValidateOnDeploy ? await ValidateAsync(deployment).ConfigureAwait(false) : ("root", []);
+            double validateMs = Stopwatch.GetElapsedTime(validateStarted).TotalMilliseconds;
+
+            var installed = paths.Select(Path.GetFileName).OfType<string>().ToList();
+            thawd.Registry.Put(new FunctionRecord(name, version, committed, sha256, deployment.DeployedAt, installed, zygote));
+            thawd.Cache.Deploy(deployment);
+            if (previous is not null)
+                thawd.RetireCode(name, previous.Version);
+            thawd.Metrics.Deploy("ok");
+            return new DeployResult(deployment, previous is null, installed, zygote, seen, extractMs, packagesMs, validateMs);
+        }
+        catch (Exception e)
+        {
+            if (committed is not null)
+                thawd.Code.Remove(name, version);
+            else if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+            thawd.Metrics.Deploy(e is DeployException d ? d.Code : "error");
+            throw;
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    private async Task<string> UnpackAsync(Stream archive, string staging, CancellationToken token)
+    {
+        using var sha = SHA256.Create();
+        await using var hashing = new CryptoStream(archive, sha, CryptoStreamMode.Read, leaveOpen: true);
+        try
+        {
+            // Async: Kestrel refuses synchronous reads of a request body.
+            await FunctionArchive.ExtractAsync(hashing, staging, thawd.Options.Archives, token).ConfigureAwait(false);
+            // Whatever the extractor left unread still belongs to the archive's digest.
+            await hashing.CopyToAsync(Stream.Null, token).ConfigureAwait(false);
+        }
+        catch (ArchiveException e)
+        {
+            throw new DeployException(e.TooLarge ? 413 : 400, e.TooLarge ? "too_large" : "bad_archive", e.Message, inner: e);
+        }
+        return Convert.ToHexStringLower(sha.Hash!);
+    }
+
+    private static FunctionManifest ReadManifest(string name, string dir)
+    {
+        if (!File.Exists(Path.Combine(dir, FunctionManifest.FileName)))
+            throw new DeployException(400, "bad_manifest", $"the archive has no {FunctionManifest.FileName} at its top (or in its single top-level directory)");
+        FunctionManifest manifest;
+        try
+        {
+            manifest = FunctionManifest.Load(dir);
+        }
+        catch (Exception e) when (e is ManifestException or IOException)
+        {
+            throw new DeployException(400, "bad_manifest", e.Message, inner: e);
+        }
+        if (manifest.Name != name)
+            throw new DeployException(400, "bad_manifest", $"{FunctionManifest.FileName} names the function '{manifest.Name}', but it is deployed as '{name}'");
+        if (manifest.Runtime != "python")
+            throw new DeployException(400, "unsupported_runtime", $"runtime '{manifest.Runtime}': thawd serves Python functions; run programs with `thaw run`");
+        return manifest;
+    }
+
+    /// <summary>One real start of the new code: a handler that does not load is refused here, with its traceback.</summary>
+    private async Task<(string Zygote, IReadOnlyList<string> Seen)> ValidateAsync(Deployment deployment)
+    {
+        var cache = thawd.Python.ImportCache;
+        // What the old code loaded says nothing about the new code.
+        cache?.Forget(deployment.Name);
+        try
+        {
+            var sandbox = await thawd.Python.StartAsync(deployment.Manifest, deployment.CodeDir, version: deployment.Version,
+                output: thawd.LogOf(deployment.Name).For(deployment.Version)).ConfigureAwait(false);
+            await sandbox.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (FunctionStartException e)
+        {
+            cache?.Forget(deployment.Name);
+            bool ours = e.Phase is "sandbox";
+            throw new DeployException(ours ? 500 : 400, ours ? "start_failed" : "bad_handler", $"{e.Message} (phase: {e.Phase})", e.Traceback, e);
+        }
+        if (cache is null)
+            return ("root", []);
+        var seen = cache.PackagesOf(deployment.Name);
+        if (seen.Count == 0)
+            return ("root", []);
+        // Its zygote now, so the first call already forks from a process that imported its packages.
+        try
+        {
+            await cache.PrepareAsync(deployment.Name).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Thaw.Sandboxes.Zygotes.ZygoteException or TimeoutException)
+        {
+            thawd.LogOf(deployment.Name).Note(deployment.Version, $"building its zygote failed ({e.Message}); its sandboxes fork from the root zygote");
+        }
+        var node = cache.Nodes.Where(n => n.Packages.IsSubsetOf(seen)).MaxBy(n => n.Packages.Count);
+        return (node is null ? "root" : string.Join(",", node.Packages.Order(StringComparer.Ordinal)), [.. seen]);
+    }
+}

@@ -1,0 +1,592 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Thaw.Runtimes.Python;
+using Thaw.Service.Functions;
+
+namespace Thaw.Service.Scheduling;
+
+/// <summary>
+/// SOCK's handler cache: warm sandboxes kept per function and reused for later calls of that
+/// function only, one call at a time each, up to the function's concurrency; calls beyond it wait
+/// in a bounded queue. Idle sandboxes are paused with the freezer and removed after their
+/// keep-alive (scale to zero). The node's memory budget counts every sandbox's memory limit and the
+/// zygotes' memory; a cold start that would go over it evicts idle sandboxes by Greedy-Dual
+/// (FaasCache: clock + frequency × cold-start cost / size, so a big, rarely called, cheap-to-start
+/// sandbox goes before a small, hot, expensive one, which plain LRU cannot tell apart), or is refused.
+/// </summary>
+/// <remarks>
+/// One lock guards every function's state: each step under it is a few list operations, and one
+/// lock makes cross-function eviction simple and deadlock-free. Nothing slow runs under it: starts,
+/// freezes, thaws and stops happen outside.
+/// </remarks>
+public sealed partial class HandlerCache : IAsyncDisposable
+{
+    /// <summary>Starts one sandbox of a deployment (the Python runtime, with the function's log attached).</summary>
+    public delegate Task<PythonSandbox> Starter(Deployment deployment);
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, FunctionPool> _pools = new(StringComparer.Ordinal);
+    private readonly HandlerCacheOptions _options;
+    private readonly Starter _start;
+    private readonly Func<long> _zygoteBytes;
+    private readonly ILogger _logger;
+    private readonly List<Task> _stopping = [];
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly Task _janitor;
+    private long _reservedBytes;
+    private double _clock;
+    private long _evictions;
+    private long _expired;
+    private long _rejected;
+    private long _budgetRefusals;
+    private long _freezes;
+    private long _thaws;
+    private bool _disposed;
+
+    /// <summary>Starts the janitor; <paramref name="zygoteBytes"/> gives the zygotes' memory now (a cached figure: it is read under the lock).</summary>
+    public HandlerCache(HandlerCacheOptions options, Starter start, Func<long> zygoteBytes, ILogger logger)
+    {
+        options.Validate();
+        _options = options;
+        _start = start;
+        _zygoteBytes = zygoteBytes;
+        _logger = logger;
+        _janitor = Task.Run(JanitorAsync);
+    }
+
+    public HandlerCacheOptions Options => _options;
+
+    public FunctionPool? Get(string name)
+    {
+        lock (_lock)
+            return _pools.GetValueOrDefault(name);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="deployment"/> the function's current version: new calls get sandboxes
+    /// of it; idle sandboxes of older versions stop now, busy ones when their call ends (drain).
+    /// </summary>
+    public void Deploy(Deployment deployment)
+    {
+        List<WarmSandbox> stale = [];
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_pools.TryGetValue(deployment.Name, out var pool))
+            {
+                _pools[deployment.Name] = new FunctionPool(deployment);
+                return;
+            }
+            pool.Current = deployment;
+            foreach (var sandbox in pool.Idle.ToList())
+                if (sandbox.Deployment.Version != deployment.Version)
+                {
+                    pool.Idle.Remove(sandbox);
+                    stale.Add(RetireLocked(sandbox));
+                }
+        }
+        foreach (var sandbox in stale)
+            Stop(sandbox);
+    }
+
+    /// <summary>
+    /// Removes the function: queued calls fail, idle sandboxes stop, busy ones stop when their call
+    /// ends (waited for up to <see cref="HandlerCacheOptions.DrainTimeout"/>). Returns how many sandboxes it had.
+    /// </summary>
+    public async Task<int> RemoveAsync(string name)
+    {
+        FunctionPool? pool;
+        List<WarmSandbox> idle;
+        int had;
+        lock (_lock)
+        {
+            if (!_pools.Remove(name, out pool))
+                return 0;
+            pool.Removed = true;
+            had = pool.Instances;
+            foreach (var waiter in pool.Waiters)
+                waiter.TrySetException(new FunctionGoneException(name));
+            pool.Waiters.Clear();
+            idle = [.. pool.Idle.Select(RetireLocked)];
+            pool.Idle.Clear();
+            if (pool.Instances == 0)
+                pool.Drained.TrySetResult();
+        }
+        foreach (var sandbox in idle)
+            Stop(sandbox);
+        try { await pool.Drained.Task.WaitAsync(_options.DrainTimeout).ConfigureAwait(false); }
+        catch (TimeoutException) { Log.DrainTimedOut(_logger, name, _options.DrainTimeout.TotalSeconds); }
+        return had;
+    }
+
+    /// <summary>
+    /// A sandbox for one call of <paramref name="name"/>: an idle warm one (thawed if paused), else a
+    /// new one if the function is under its concurrency (evicting idle sandboxes of any function if
+    /// the memory budget needs it), else a place in its queue.
+    /// </summary>
+    /// <exception cref="FunctionGoneException">No such function (or it was removed while the call waited).</exception>
+    /// <exception cref="QueueFullException">All its sandboxes are busy and its queue is full.</exception>
+    /// <exception cref="MemoryBudgetException">A new sandbox does not fit the node's memory budget.</exception>
+    public async Task<SandboxLease> AcquireAsync(string name, CancellationToken token = default)
+    {
+        long requested = Stopwatch.GetTimestamp();
+        WarmSandbox? sandbox;
+        Deployment? startDeployment = null;
+        LinkedListNode<TaskCompletionSource<Handoff>>? queued = null;
+        FunctionPool pool;
+        List<WarmSandbox> evicted = [];
+        lock (_lock)
+        {
+            if (_disposed || !_pools.TryGetValue(name, out pool!))
+                throw new FunctionGoneException(name);
+            pool.Frequency++;
+            sandbox = TakeIdleLocked(pool);
+            if (sandbox is null)
+            {
+                if (pool.Instances < pool.Current.Manifest.Concurrency)
+                    startDeployment = GrantSlotLocked(pool, evicted);
+                else if (pool.Waiters.Count >= _options.QueueLength)
+                {
+                    _rejected++;
+                    throw new QueueFullException(name, pool.Waiters.Count, _options.RetryAfter);
+                }
+                else
+                    queued = pool.Waiters.AddLast(new TaskCompletionSource<Handoff>(TaskCreationOptions.RunContinuationsAsynchronously));
+            }
+        }
+        foreach (var victim in evicted)
+            Stop(victim);
+        if (queued is not null)
+        {
+            (sandbox, startDeployment) = await WaitInQueueAsync(pool, queued, token).ConfigureAwait(false);
+        }
+        double queueMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
+        if (sandbox is not null)
+            return await WarmLeaseAsync(sandbox, queueMs).ConfigureAwait(false);
+        return await ColdLeaseAsync(pool, startDeployment!, queueMs).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gives a call's sandbox back: to the next queued call, to the idle list, or, when it is broken
+    /// (<paramref name="healthy"/> false: timed out, crashed), outdated or not to be kept, stopped.
+    /// </summary>
+    public void Release(SandboxLease lease, bool healthy)
+    {
+        var sandbox = lease.Sandbox;
+        var pool = sandbox.Pool;
+        List<WarmSandbox> evicted = [];
+        WarmSandbox? stop = null;
+        lock (_lock)
+        {
+            pool.Busy--;
+            sandbox.IdleSince = Environment.TickCount64;
+            // Greedy-Dual: each use lifts the sandbox above the clock in proportion to how often its
+            // function is called and how costly its start was, per MiB it holds.
+            sandbox.Priority = _clock + pool.Frequency * Math.Max(sandbox.ColdStartMs, 0.001) / Math.Max(1.0, sandbox.ReservedBytes / (double)(1 << 20));
+            bool current = healthy && !pool.Removed && !_disposed && sandbox.Deployment.Version == pool.Current.Version;
+            if (current && HandToWaiterLocked(pool, sandbox))
+                return;
+            if (!current || pool.KeepAlive(_options) == TimeSpan.Zero)
+            {
+                stop = RetireLocked(sandbox);
+                // Its slot may start a sandbox for a queued call.
+                while (pool.Waiters.First is { } first && pool.Instances < pool.Current.Manifest.Concurrency && !pool.Removed)
+                {
+                    pool.Waiters.RemoveFirst();
+                    try
+                    {
+                        first.Value.TrySetResult(new Handoff(null, GrantSlotLocked(pool, evicted)));
+                    }
+                    catch (Exception e) when (e is MemoryBudgetException)
+                    {
+                        first.Value.TrySetException(e);
+                    }
+                }
+            }
+            else
+                pool.Idle.Add(sandbox);
+        }
+        if (stop is not null)
+            Stop(stop);
+        foreach (var victim in evicted)
+            Stop(victim);
+    }
+
+    /// <summary>
+    /// Starts a sandbox of the function in the background for the next call (after one was killed
+    /// for a timeout): skipped when the function is at its concurrency, keeps nothing warm, or the
+    /// budget has no room without evicting.
+    /// </summary>
+    public void Replace(string name)
+    {
+        FunctionPool? pool;
+        Deployment deployment;
+        lock (_lock)
+        {
+            if (_disposed || !_pools.TryGetValue(name, out pool) || pool.Instances >= pool.Current.Manifest.Concurrency ||
+                pool.KeepAlive(_options) == TimeSpan.Zero ||
+                _reservedBytes + _zygoteBytes() + pool.Current.Manifest.MemoryBytes > _options.MemoryBudgetBytes)
+                return;
+            deployment = GrantSlotLocked(pool, []);
+        }
+        _ = Task.Run(async () =>
+        {
+            SandboxLease lease;
+            try
+            {
+                lease = await ColdLeaseAsync(pool, deployment, 0).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Log.ReplaceFailed(_logger, name, e);
+                return;
+            }
+            lock (_lock)
+                pool.ColdCalls--; // started ahead, not by a call
+            Release(lease, healthy: true);
+        });
+    }
+
+    /// <summary>A snapshot for /v1/stats and /metrics.</summary>
+    public HandlerCacheStats Stats()
+    {
+        lock (_lock)
+        {
+            var functions = _pools.Values.Select(p => new FunctionPoolStats(p.Name, p.Current.Version, p.Instances, p.Busy,
+                p.Idle.Count(s => !s.Frozen), p.Idle.Count(s => s.Frozen), p.Waiters.Count, p.ColdCalls, p.WarmCalls)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            return new HandlerCacheStats(functions, _reservedBytes, _zygoteBytes(), _options.MemoryBudgetBytes, _evictions, _expired, _rejected, _budgetRefusals, _freezes, _thaws);
+        }
+    }
+
+    private async Task<SandboxLease> WarmLeaseAsync(WarmSandbox sandbox, double queueMs)
+    {
+        double thawMs = 0;
+        if (sandbox.Frozen)
+        {
+            long t = Stopwatch.GetTimestamp();
+            try
+            {
+                await Task.Run(sandbox.Python.Sandbox.Cgroup.Thaw).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)
+            {
+                // A sandbox that cannot be resumed is no use: replace it with a cold start.
+                Log.ThawFailed(_logger, sandbox.Id, e);
+                var pool = sandbox.Pool;
+                Deployment deployment;
+                lock (_lock)
+                {
+                    sandbox.Frozen = false;
+                    pool.Busy--;
+                    RetireLocked(sandbox);
+                    deployment = GrantSlotLocked(pool, []);
+                }
+                Stop(sandbox);
+                return await ColdLeaseAsync(pool, deployment, queueMs).ConfigureAwait(false);
+            }
+            thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            lock (_lock)
+            {
+                sandbox.Frozen = false;
+                _thaws++;
+            }
+        }
+        lock (_lock)
+            sandbox.Pool.WarmCalls++;
+        return new SandboxLease(sandbox, cold: false, queueMs, startMs: 0, thawMs);
+    }
+
+    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Deployment deployment, double queueMs)
+    {
+        long started = Stopwatch.GetTimestamp();
+        PythonSandbox python;
+        try
+        {
+            python = await _start(deployment).ConfigureAwait(false);
+        }
+        catch
+        {
+            List<WarmSandbox> evicted = [];
+            lock (_lock)
+            {
+                ReturnSlotLocked(pool, deployment);
+                // The slot was this call's; a queued call may use it (its start may work, or fail the same way).
+                if (pool.Waiters.First is { } first && !pool.Removed)
+                {
+                    pool.Waiters.RemoveFirst();
+                    try
+                    {
+                        first.Value.TrySetResult(new Handoff(null, GrantSlotLocked(pool, evicted)));
+                    }
+                    catch (MemoryBudgetException e)
+                    {
+                        first.Value.TrySetException(e);
+                    }
+                }
+            }
+            foreach (var victim in evicted)
+                Stop(victim);
+            throw;
+        }
+        double startMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var sandbox = new WarmSandbox(pool, deployment, python, startMs);
+        lock (_lock)
+        {
+            pool.Busy++;
+            pool.ColdCalls++;
+        }
+        return new SandboxLease(sandbox, cold: true, queueMs, startMs, thawMs: 0);
+    }
+
+    private async Task<(WarmSandbox? Sandbox, Deployment? Start)> WaitInQueueAsync(FunctionPool pool, LinkedListNode<TaskCompletionSource<Handoff>> queued, CancellationToken token)
+    {
+        try
+        {
+            var got = await queued.Value.Task.WaitAsync(token).ConfigureAwait(false);
+            return (got.Sandbox, got.Start);
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller left. If the hand-over raced the cancellation, give back what was handed.
+            WarmSandbox? handed = null;
+            lock (_lock)
+            {
+                if (queued.List is not null)
+                    pool.Waiters.Remove(queued);
+                else if (queued.Value.Task.IsCompletedSuccessfully)
+                {
+                    var got = queued.Value.Task.Result;
+                    handed = got.Sandbox;
+                    if (got.Start is { } slot)
+                        ReturnSlotLocked(pool, slot);
+                }
+            }
+            if (handed is not null)
+                Release(new SandboxLease(handed, false, 0, 0, 0), healthy: true);
+            throw;
+        }
+    }
+
+    /// <summary>The most recently used idle sandbox of the current version, or null; older versions' idle ones go.</summary>
+    private WarmSandbox? TakeIdleLocked(FunctionPool pool)
+    {
+        for (int i = pool.Idle.Count - 1; i >= 0; i--)
+        {
+            var sandbox = pool.Idle[i];
+            pool.Idle.RemoveAt(i);
+            if (sandbox.Deployment.Version == pool.Current.Version && sandbox.Python.IsServing)
+            {
+                pool.Busy++;
+                return sandbox;
+            }
+            // Outdated (redeployed) or dead while idle: it goes.
+            Stop(RetireLocked(sandbox));
+        }
+        return null;
+    }
+
+    /// <summary>Counts a new sandbox against the function and the budget (evicting idle ones into <paramref name="evicted"/> if needed).</summary>
+    private Deployment GrantSlotLocked(FunctionPool pool, List<WarmSandbox> evicted)
+    {
+        long needed = pool.Current.Manifest.MemoryBytes;
+        long zygotes = _zygoteBytes();
+        while (_reservedBytes + zygotes + needed > _options.MemoryBudgetBytes)
+        {
+            WarmSandbox? victim = null;
+            foreach (var p in _pools.Values)
+                foreach (var s in p.Idle)
+                    if (victim is null || s.Priority < victim.Priority)
+                        victim = s;
+            if (victim is null)
+            {
+                _budgetRefusals++;
+                throw new MemoryBudgetException(pool.Name, needed, _reservedBytes + zygotes, _options.MemoryBudgetBytes, _options.RetryAfter);
+            }
+            _clock = victim.Priority;
+            victim.Pool.Idle.Remove(victim);
+            evicted.Add(RetireLocked(victim));
+            _evictions++;
+            Log.Evicted(_logger, victim.Id, victim.Pool.Name, victim.Priority);
+            if (victim.Pool.Instances == 0)
+                victim.Pool.Frequency = 0;
+        }
+        pool.Instances++;
+        _reservedBytes += needed;
+        pool.LiveByVersion[pool.Current.Version] = pool.LiveByVersion.GetValueOrDefault(pool.Current.Version) + 1;
+        return pool.Current;
+    }
+
+    private bool HandToWaiterLocked(FunctionPool pool, WarmSandbox sandbox)
+    {
+        while (pool.Waiters.First is { } first)
+        {
+            pool.Waiters.RemoveFirst();
+            if (first.Value.TrySetResult(new Handoff(sandbox, null)))
+            {
+                pool.Busy++;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Takes a sandbox off the books (its function's count, the budget); the caller stops it.</summary>
+    private WarmSandbox RetireLocked(WarmSandbox sandbox)
+    {
+        ReturnSlotLocked(sandbox.Pool, sandbox.Deployment);
+        return sandbox;
+    }
+
+    /// <summary>Gives back what <see cref="GrantSlotLocked"/> counted for a sandbox of <paramref name="deployment"/>.</summary>
+    private void ReturnSlotLocked(FunctionPool pool, Deployment deployment)
+    {
+        pool.Instances--;
+        _reservedBytes -= deployment.Manifest.MemoryBytes;
+        if (pool.LiveByVersion.TryGetValue(deployment.Version, out int live))
+        {
+            if (live <= 1)
+                pool.LiveByVersion.Remove(deployment.Version);
+            else
+                pool.LiveByVersion[deployment.Version] = live - 1;
+        }
+        DrainedLocked(pool);
+    }
+
+    /// <summary>Whether any sandbox of that version of the function is alive or starting (its code is in use).</summary>
+    public bool InUse(string name, int version)
+    {
+        lock (_lock)
+            return _pools.TryGetValue(name, out var pool) && pool.LiveByVersion.ContainsKey(version);
+    }
+
+    private static void DrainedLocked(FunctionPool pool)
+    {
+        if (pool.Removed && pool.Instances == 0)
+            pool.Drained.TrySetResult();
+    }
+
+    private void Stop(WarmSandbox sandbox)
+    {
+        var task = Task.Run(async () =>
+        {
+            try { await sandbox.StopAsync().ConfigureAwait(false); }
+            catch (Exception e) { Log.StopFailed(_logger, sandbox.Id, e); }
+        });
+        lock (_stopping)
+        {
+            _stopping.RemoveAll(t => t.IsCompleted);
+            _stopping.Add(task);
+        }
+    }
+
+    /// <summary>Pauses sandboxes idle for <see cref="HandlerCacheOptions.FreezeAfter"/>, removes those past their keep-alive.</summary>
+    private async Task JanitorAsync()
+    {
+        var tick = TimeSpan.FromMilliseconds(Math.Clamp(_options.FreezeAfter.TotalMilliseconds / 4, 10, 250));
+        using var timer = new PeriodicTimer(tick);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
+                await SweepIdleAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    internal async Task SweepIdleAsync()
+    {
+        List<WarmSandbox> expired = [];
+        List<WarmSandbox> freeze = [];
+        lock (_lock)
+        {
+            long now = Environment.TickCount64;
+            foreach (var pool in _pools.Values)
+            {
+                long keepAlive = (long)pool.KeepAlive(_options).TotalMilliseconds;
+                for (int i = pool.Idle.Count - 1; i >= 0; i--)
+                {
+                    var sandbox = pool.Idle[i];
+                    long idle = now - sandbox.IdleSince;
+                    if (idle >= keepAlive || !sandbox.Python.IsServing)
+                    {
+                        pool.Idle.RemoveAt(i);
+                        expired.Add(RetireLocked(sandbox));
+                        _expired++;
+                    }
+                    else if (!sandbox.Frozen && idle >= _options.FreezeAfter.TotalMilliseconds && sandbox.Python.Sandbox.Cgroup.CanFreeze)
+                    {
+                        pool.Idle.RemoveAt(i);
+                        sandbox.Freezing = true;
+                        freeze.Add(sandbox);
+                    }
+                }
+            }
+        }
+        foreach (var sandbox in expired)
+            Stop(sandbox);
+        foreach (var sandbox in freeze)
+        {
+            bool frozen = false;
+            try
+            {
+                await Task.Run(sandbox.Python.Sandbox.Cgroup.Freeze).ConfigureAwait(false);
+                frozen = true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)
+            {
+                Log.FreezeFailed(_logger, sandbox.Id, e);
+            }
+            bool stop = false;
+            lock (_lock)
+            {
+                sandbox.Freezing = false;
+                sandbox.Frozen = frozen;
+                if (frozen)
+                    _freezes++;
+                var pool = sandbox.Pool;
+                if (pool.Removed || _disposed || sandbox.Deployment.Version != pool.Current.Version)
+                {
+                    RetireLocked(sandbox);
+                    stop = true;
+                }
+                else if (!HandToWaiterLocked(pool, sandbox))
+                {
+                    // Back in recency order: the idle list is oldest first.
+                    int at = pool.Idle.FindIndex(s => s.IdleSince > sandbox.IdleSince);
+                    pool.Idle.Insert(at < 0 ? pool.Idle.Count : at, sandbox);
+                }
+            }
+            if (stop)
+                Stop(sandbox);
+        }
+    }
+
+    /// <summary>Stops every sandbox (idle now; busy ones as their calls end, which the HTTP server's shutdown waited for).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        List<WarmSandbox> idle = [];
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            foreach (var pool in _pools.Values)
+            {
+                pool.Removed = true;
+                foreach (var waiter in pool.Waiters)
+                    waiter.TrySetException(new FunctionGoneException(pool.Name));
+                pool.Waiters.Clear();
+                idle.AddRange(pool.Idle.Select(RetireLocked));
+                pool.Idle.Clear();
+            }
+        }
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        await _janitor.ConfigureAwait(false);
+        foreach (var sandbox in idle)
+            Stop(sandbox);
+        Task[] stopping;
+        lock (_stopping)
+            stopping = [.. _stopping];
+        await Task.WhenAll(stopping).ConfigureAwait(false);
+        _shutdown.Dispose();
+    }
+}

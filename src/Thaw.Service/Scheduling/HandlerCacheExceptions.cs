@@ -1,0 +1,20 @@
+namespace Thaw.Service.Scheduling;
+
+/// <summary>The function's queue is full (HTTP 429 with Retry-After).</summary>
+public sealed class QueueFullException(string function, int queued, TimeSpan retryAfter)
+    : Exception($"function '{function}' is at its concurrency limit and {queued} calls are already queued; try again later")
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>A new sandbox would take the node over its memory budget and nothing idle can be evicted (HTTP 503).</summary>
+public sealed class MemoryBudgetException(string function, long neededBytes, long usedBytes, long budgetBytes, TimeSpan retryAfter)
+    : Exception($"function '{function}' needs {neededBytes >> 20} MiB for a new sandbox, but the node's memory budget ({budgetBytes >> 20} MiB) " +
+        $"has {Math.Max(0, budgetBytes - usedBytes) >> 20} MiB left and no idle sandbox to evict")
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>The function was removed while the call waited.</summary>
+public sealed class FunctionGoneException(string function)
+    : Exception($"function '{function}' was removed");

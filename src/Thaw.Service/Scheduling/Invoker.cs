@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using Thaw.Runtimes.Python;
+using Thaw.Sandboxes;
+using Thaw.Service.Functions;
+using Thaw.Service.Metrics;
+
+namespace Thaw.Service.Scheduling;
+
+/// <summary>
+/// One call, top to bottom: a sandbox from the handler cache (warm, or cold: pool claims, fork from
+/// the function's zygote, handler import), the event over its invoke socket, the result back, the
+/// sandbox returned for the next call. A call past its timeout kills its sandbox and starts a
+/// replacement; a sandbox that died (OOM, crash) is dropped; every outcome is counted and timed.
+/// </summary>
+public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string, FunctionLog> logs)
+{
+    public async Task<CallResult> InvokeAsync(string function, ReadOnlyMemory<byte> eventJson, CancellationToken token)
+    {
+        long requested = Stopwatch.GetTimestamp();
+        SandboxLease lease;
+        try
+        {
+            lease = await cache.AcquireAsync(function, token).ConfigureAwait(false);
+        }
+        catch (QueueFullException)
+        {
+            metrics.Rejected("queue_full");
+            throw;
+        }
+        catch (MemoryBudgetException)
+        {
+            metrics.Rejected("memory_budget");
+            throw;
+        }
+        catch (FunctionStartException e)
+        {
+            metrics.Invocation(function, cold: true, "start_failed");
+            logs(function).Note(cache.Get(function)?.Current.Version ?? 0, $"sandbox failed to start ({e.Phase}): {e.Message}\n{e.Traceback}".TrimEnd());
+            throw;
+        }
+        var sandbox = lease.Sandbox;
+        var deployment = sandbox.Deployment;
+        long called = Stopwatch.GetTimestamp();
+        Invocation invocation;
+        try
+        {
+            // Not the caller's token: a call abandoned mid-way would leave the sandbox's reply in its socket.
+            invocation = await sandbox.Python.InvokeAsync(eventJson, deployment.Manifest.Timeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            cache.Release(lease, healthy: false);
+            cache.Replace(function);
+            metrics.Timeout(function);
+            metrics.Invocation(function, lease.Cold, "timeout");
+            logs(function).Note(deployment.Version, $"call timed out after {deployment.Manifest.Timeout.TotalSeconds:0.###} s; sandbox {sandbox.Id} killed and replaced");
+            throw new CallTimeoutException(function, deployment.Manifest.Timeout);
+        }
+        catch (SandboxGoneException e)
+        {
+            cache.Release(lease, healthy: false);
+            metrics.Invocation(function, lease.Cold, e.OutOfMemory ? "out_of_memory" : "sandbox_died");
+            logs(function).Note(deployment.Version, e.Message);
+            throw;
+        }
+        double callMs = Stopwatch.GetElapsedTime(called).TotalMilliseconds;
+        cache.Release(lease, healthy: true);
+        double totalMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
+        if (invocation.Error is { } error)
+            logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
+        var phases = Phases(lease, callMs, totalMs);
+        Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
+        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, phases);
+    }
+
+    private static CallPhases Phases(SandboxLease lease, double callMs, double totalMs)
+    {
+        if (!lease.Cold)
+            return new CallPhases(lease.QueueMs, double.NaN, double.NaN, double.NaN, double.NaN, lease.ThawMs, callMs, totalMs);
+        var python = lease.Sandbox.Python;
+        var t = python.Sandbox.Timings;
+        return new CallPhases(lease.QueueMs, SandboxTimings.Ms(t.Requested, t.Claimed), SandboxTimings.Ms(t.Claimed, t.Started),
+            python.InitMs, lease.StartMs, double.NaN, callMs, totalMs);
+    }
+
+    private void Record(string function, bool cold, string outcome, CallPhases p)
+    {
+        metrics.Invocation(function, cold, outcome);
+        metrics.Phase("queue", p.Queue);
+        metrics.Phase("call", p.Call);
+        if (cold)
+        {
+            metrics.Phase("claim", p.Claim);
+            metrics.Phase("fork", p.Fork);
+            metrics.Phase("init", p.Init);
+            metrics.Phase("start", p.Start);
+            metrics.Phase("total_cold", p.Total);
+        }
+        else
+        {
+            if (p.Thaw > 0)
+                metrics.Phase("thaw", p.Thaw);
+            metrics.Phase("total_warm", p.Total);
+        }
+    }
+}

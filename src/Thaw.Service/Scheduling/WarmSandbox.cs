@@ -1,0 +1,56 @@
+using Thaw.Runtimes.Python;
+using Thaw.Service.Functions;
+
+namespace Thaw.Service.Scheduling;
+
+/// <summary>
+/// A sandbox in the handler cache: serves calls of one deployment of one function only, one at a
+/// time; paused by the freezer when idle. Its state is guarded by the handler cache's lock.
+/// </summary>
+public sealed class WarmSandbox
+{
+    internal WarmSandbox(FunctionPool pool, Deployment deployment, PythonSandbox python, double coldStartMs)
+    {
+        Pool = pool;
+        Deployment = deployment;
+        Python = python;
+        ColdStartMs = coldStartMs;
+    }
+
+    internal FunctionPool Pool { get; }
+
+    public Deployment Deployment { get; }
+
+    public PythonSandbox Python { get; }
+
+    public string Id => Python.Sandbox.Id;
+
+    /// <summary>What it counts against the node's memory budget: its function's memory limit.</summary>
+    public long ReservedBytes => Deployment.Manifest.MemoryBytes;
+
+    /// <summary>How long its cold start took (request to handler ready): Greedy-Dual's cost.</summary>
+    public double ColdStartMs { get; }
+
+    /// <summary>Greedy-Dual priority (clock + frequency × cost / size); the lowest idle one is evicted first.</summary>
+    internal double Priority { get; set; }
+
+    internal long IdleSince { get; set; }
+
+    /// <summary>Paused by the freezer; thawed by the call that takes it.</summary>
+    internal bool Frozen { get; set; }
+
+    /// <summary>Taken out of the idle list by the janitor while it freezes it.</summary>
+    internal bool Freezing { get; set; }
+
+    /// <summary>Thaws it if paused (a frozen task cannot exit on v1), then stops it and returns its resources.</summary>
+    internal async Task StopAsync()
+    {
+        try
+        {
+            if (Python.Sandbox.Cgroup.CanFreeze)
+                Python.Sandbox.Cgroup.Thaw();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException) { }
+        await Python.DisposeAsync().ConfigureAwait(false);
+    }
+}

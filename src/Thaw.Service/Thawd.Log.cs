@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace Thaw.Service;
+
+public sealed partial class Thawd
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "thawd listening on {Url} (state {StateDir}, {Functions} functions)")]
+        public static partial void Started(ILogger logger, string url, string stateDir, int functions);
+
+        [LoggerMessage(EventId = 801, Level = LogLevel.Information, Message = "thawd stopped; every sandbox, zygote and pooled resource removed")]
+        public static partial void Stopped(ILogger logger);
+
+        [LoggerMessage(EventId = 802, Level = LogLevel.Warning, Message = "removed {Count} code directories no registered function uses (left by an interrupted deploy)")]
+        public static partial void SweptCode(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 803, Level = LogLevel.Error, Message = "function {Function} version {Version} cannot be loaded and is not served: {Reason}")]
+        public static partial void FunctionUnloadable(ILogger logger, string function, int version, string reason);
+
+        [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "removing the code of {Function} version {Version} failed: {Reason}")]
+        public static partial void CodeRemoveFailed(ILogger logger, string function, int version, string reason);
+    }
+}

@@ -1,0 +1,77 @@
+using Thaw.Resources;
+using Thaw.Runtimes.Packages;
+using Thaw.Runtimes.Python;
+using Thaw.Sandboxes;
+using Thaw.Service.Deploy;
+using Thaw.Service.Scheduling;
+
+namespace Thaw.Service;
+
+/// <summary>Everything thawd needs, with the defaults one node wants. `thaw serve` fills it from its flags.</summary>
+public sealed class ThawdOptions
+{
+    /// <summary>Where the HTTP API listens: host:port (port 0 picks a free one). Loopback by default: the API has no authentication.</summary>
+    public string Listen { get; set; } = "127.0.0.1:8080";
+
+    /// <summary>A Unix socket to serve the API on as well (mode 0600), or null.</summary>
+    public string? UnixSocket { get; set; }
+
+    /// <summary>Pools, names and the state dir (the registry, code and install cache live under it too).</summary>
+    public ThawOptions Resources { get; set; } = new();
+
+    public SandboxOptions Sandboxes { get; set; } = new() { LogLimitBytes = 64 << 10 };
+
+    public PythonRuntimeOptions Python { get; set; } = new();
+
+    public HandlerCacheOptions HandlerCache { get; set; } = new();
+
+    public FunctionArchiveOptions Archives { get; set; } = new();
+
+    /// <summary>The largest event an invoke accepts (AWS Lambda's synchronous limit is 6 MB).</summary>
+    public long MaxEventBytes { get; set; } = 6L << 20;
+
+    /// <summary>How much recent log each function keeps.</summary>
+    public int FunctionLogBytes { get; set; } = 256 << 10;
+
+    /// <summary>
+    /// At deploy, start one sandbox to prove the handler loads (a bad handler is a 400 then, not a
+    /// failed first call) and, when it imports packages, build its zygote in the import cache so the
+    /// first call already forks from it.
+    /// </summary>
+    public bool ValidateOnDeploy { get; set; } = true;
+
+    /// <summary>A local directory of wheels for functions' packages (the install cache's offline source), or null.</summary>
+    public string? Wheelhouse { get; set; }
+
+    /// <summary>A pip index (PEP 503 simple pages) for functions' packages, or null.</summary>
+    public string? IndexUrl { get; set; }
+
+    public string RegistryPath => Path.Combine(Resources.StateDir, "registry.db");
+
+    public string CodeDir => Path.Combine(Resources.StateDir, "functions");
+
+    public string InstallCacheDir => Path.Combine(Resources.StateDir, "packages");
+
+    /// <summary>Checks what thawd adds to the layers' own checks; throws one message naming every problem.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (!Endpoint.TryParse(Listen, out _))
+            problems.Add($"listen address '{Listen}' must be host:port (e.g. 127.0.0.1:8080)");
+        if (MaxEventBytes < 1024)
+            problems.Add($"max event size {MaxEventBytes} bytes is below 1 KiB");
+        if (FunctionLogBytes < 1024)
+            problems.Add($"function log size {FunctionLogBytes} bytes is below 1 KiB");
+        if (Wheelhouse is not null && !Directory.Exists(Wheelhouse))
+            problems.Add($"wheelhouse {Wheelhouse} does not exist");
+        if (IndexUrl is not null && !Uri.TryCreate(IndexUrl, UriKind.Absolute, out _))
+            problems.Add($"index URL '{IndexUrl}' is not an absolute URL");
+        if (problems.Count > 0)
+            throw new ArgumentException(string.Join("; ", problems));
+        HandlerCache.Validate();
+        Sandboxes.Validate();
+    }
+
+    /// <summary>The install cache under the state dir, with the configured sources.</summary>
+    internal InstallCacheOptions InstallCache() => new() { Root = InstallCacheDir, Wheelhouse = Wheelhouse, IndexUrl = IndexUrl };
+}
