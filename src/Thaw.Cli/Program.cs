@@ -7,13 +7,20 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = 160;
 
 var root = new RootCommand("Thaw: a serverless platform for Linux whose sandboxes start from pre-crafted kernel resources and pre-initialised zygotes.");
+root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PoolsCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+    {
+        EnableDefaultExceptionHandler = false,
+        // Ctrl-C and SIGTERM cancel the command's token; the process is ended only if the command has
+        // not finished this long after (thawd lets calls in flight finish, then stops every sandbox).
+        ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+    });
 }
 catch (Exception e) when (e is ArgumentException or Thaw.Linux.LinuxException or Thaw.Sandboxes.SandboxException or Thaw.Sandboxes.Zygotes.ZygoteException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
 {

@@ -176,6 +176,7 @@ public sealed partial class Thawd : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.AddSingleton(loggers);
         builder.Services.AddSingleton(this);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -192,6 +193,9 @@ public sealed partial class Thawd : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = Options.MaxEventBytes;
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Options.HandlerCache.DrainTimeout);
+        // thawd's owner (thaw serve, a test, the demo) decides when it stops; the default console
+        // lifetime would also take SIGTERM and end the process while the sandboxes are being stopped.
+        builder.Services.AddSingleton<IHostLifetime, OwnedLifetime>();
         _web = builder.Build();
         ThawApi.Map(_web, this);
         await _web.StartAsync().ConfigureAwait(false);
@@ -225,4 +229,12 @@ public sealed partial class Thawd : IAsyncDisposable
             File.Delete(socket);
         Log.Stopped(_logger);
     }
+}
+
+/// <summary>A host lifetime that leaves starting and stopping to whoever owns thawd.</summary>
+internal sealed class OwnedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

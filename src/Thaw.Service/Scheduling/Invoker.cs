@@ -79,8 +79,12 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
             return new CallPhases(lease.QueueMs, double.NaN, double.NaN, double.NaN, double.NaN, lease.ThawMs, callMs, totalMs);
         var python = lease.Sandbox.Python;
         var t = python.Sandbox.Timings;
-        return new CallPhases(lease.QueueMs, SandboxTimings.Ms(t.Requested, t.Claimed), SandboxTimings.Ms(t.Claimed, t.Started),
-            python.InitMs, lease.StartMs, double.NaN, callMs, totalMs);
+        double claim = SandboxTimings.Ms(t.Requested, t.Claimed);
+        // Fork: the rest of the start that was neither a pool claim nor the handler's import (zygote
+        // fork, sandbox entry, the runtime's ready); the zygote's "started" event can arrive after
+        // the sandbox's ready frame, so it is derived rather than read from that timestamp.
+        double fork = Math.Max(0, lease.StartMs - claim - python.InitMs);
+        return new CallPhases(lease.QueueMs, claim, fork, python.InitMs, lease.StartMs, double.NaN, callMs, totalMs);
     }
 
     private void Record(string function, bool cold, string outcome, CallPhases p)
