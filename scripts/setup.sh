@@ -19,6 +19,7 @@ thaw_require_root() {
 #   python3-numpy, python3-pil - system packages Python functions use as they are (import cache
 #                tests, the numpy and image-resize examples, `thaw bench python`)
 #   python3-pip - the install cache's installer (pip --target, run in a sandbox)
+#   wrk        - the HTTP bench's load generator (`thaw bench floor`, `thaw bench http`)
 thaw_install_packages() {
     local missing=()
     command -v ip >/dev/null || missing+=(iproute2)
@@ -31,10 +32,11 @@ thaw_install_packages() {
     [[ -d /usr/lib/python3/dist-packages/numpy ]] || missing+=(python3-numpy)
     [[ -d /usr/lib/python3/dist-packages/PIL ]] || missing+=(python3-pil)
     [[ -d /usr/lib/python3/dist-packages/pip ]] || missing+=(python3-pip)
+    command -v wrk >/dev/null || missing+=(wrk)
     if (( ${#missing[@]} )); then
         local unique
         unique=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
-        echo "thaw: installing Debian packages: $unique(needed for namespaces, tests and the Python runtime)" >&2
+        echo "thaw: installing Debian packages: $unique(needed for namespaces, tests, benches and the Python runtime)" >&2
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
         # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $unique >&2

@@ -14,6 +14,30 @@ internal static class BenchCommand
         command.Subcommands.Add(Pools());
         command.Subcommands.Add(Startup());
         command.Subcommands.Add(Python());
+        command.Subcommands.Add(Floor());
+        return command;
+    }
+
+    // Hidden until `thaw bench http` reports the floor beside thawd's warm and cold invokes.
+    private static Command Floor()
+    {
+        var duration = new Option<string>("--duration") { Description = "How long wrk loads the endpoint per client count, in whole seconds (5s, 1m).", DefaultValueFactory = _ => "5s" };
+        var connections = new Option<string>("--connections") { Description = "Client counts: wrk keep-alive connections, comma-separated.", DefaultValueFactory = _ => "1,16" };
+        var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"case\",\"clients\",\"p50_ms\",\"p99_ms\",\"rps\"}]} to this file." };
+        var command = new Command("floor", "The HTTP floor: wrk POSTing a small JSON body to a bare in-process Kestrel endpoint that answers {}, per client count.")
+        {
+            duration, connections, json,
+        };
+        command.Hidden = true;
+        command.SetAction(async (parse, token) =>
+        {
+            var seconds = ParseDuration(parse.GetValue(duration)!);
+            var clients = ParseConcurrency(parse.GetValue(connections)!, "--connections");
+            var report = await Bench.Http.FloorBench.RunAsync(clients, seconds, AnsiConsole.Console, token);
+            Bench.Http.HttpReportWriter.Print(report, AnsiConsole.Console);
+            WriteFiles(parse.GetValue(json), f => Bench.Http.HttpReportWriter.WriteJson(report, f), null, _ => { });
+            return 0;
+        });
         return command;
     }
 
@@ -127,15 +151,26 @@ internal static class BenchCommand
         }
     }
 
-    internal static IReadOnlyList<int> ParseConcurrency(string text)
+    internal static IReadOnlyList<int> ParseConcurrency(string text, string option = "--concurrency")
     {
         var levels = new List<int>();
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || n > 1000)
-                throw new ArgumentException($"--concurrency: '{part}' is not a whole number from 1 to 1000");
+                throw new ArgumentException($"{option}: '{part}' is not a whole number from 1 to 1000");
             levels.Add(n);
         }
-        return levels.Count > 0 ? levels : throw new ArgumentException("--concurrency: give at least one burst size, e.g. 1,10,20,50");
+        return levels.Count > 0 ? levels : throw new ArgumentException($"{option}: give at least one count, e.g. 1,10,20,50");
+    }
+
+    /// <summary>Whole seconds, as wrk takes them: 5, 5s or 1m.</summary>
+    internal static TimeSpan ParseDuration(string text)
+    {
+        text = text.Trim();
+        int scale = text.EndsWith('m') ? 60 : 1;
+        string digits = text.TrimEnd('s', 'm');
+        if (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || digits.Length + 1 < text.Length)
+            throw new ArgumentException($"--duration: '{text}' is not a whole number of seconds or minutes, e.g. 5s or 1m");
+        return TimeSpan.FromSeconds(n * scale);
     }
 }
