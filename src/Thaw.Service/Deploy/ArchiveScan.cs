@@ -9,13 +9,14 @@ internal sealed class ArchiveScan(FunctionArchiveOptions options)
 {
     private readonly List<(string[] Segments, bool IsDirectory)> _names = [];
     private long _declaredBytes;
+    private int _headers;
 
+    /// <summary>Entries that become something in the function's directory.</summary>
     public int Entries => _names.Count;
 
     public void Add(string name, EntryKind kind, long declaredBytes)
     {
-        if (_names.Count == options.MaxEntries)
-            throw ArchiveException.Limit($"the archive has more than {options.MaxEntries} entries");
+        CountHeader();
         if (kind == EntryKind.File)
         {
             _declaredBytes += declaredBytes;
@@ -23,6 +24,13 @@ internal sealed class ArchiveScan(FunctionArchiveOptions options)
                 throw ArchiveException.Limit($"the archive unpacks to more than {ArchiveException.Size(options.MaxUnpackedBytes)}");
         }
         _names.Add((EntryName.Split(name, options), kind == EntryKind.Directory));
+    }
+
+    /// <summary>An entry that is only metadata (a pax global header): nothing is made of it, but it counts, as reading it costs.</summary>
+    public void CountHeader()
+    {
+        if (++_headers > options.MaxEntries)
+            throw ArchiveException.Limit($"the archive has more than {options.MaxEntries} entries");
     }
 
     /// <summary>

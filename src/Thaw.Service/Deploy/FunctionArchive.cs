@@ -63,6 +63,11 @@ public static class FunctionArchive
             // What the gzip, tar and zip readers throw on bad input. Other IOExceptions (a full disk) are thawd's.
             throw new ArchiveException($"corrupt archive: {e.Message}", innerException: e);
         }
+        catch (NotSupportedException e)
+        {
+            // A zip entry compressed or encrypted in a way .NET does not read.
+            throw new ArchiveException($"unsupported archive: {e.Message}", innerException: e);
+        }
     }
 
     /// <summary>Tells the format from the first bytes; a client's content type is not trusted.</summary>

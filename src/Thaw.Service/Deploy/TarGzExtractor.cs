@@ -25,6 +25,8 @@ internal static class TarGzExtractor
         {
             if (Kind(entry) is { } kind)
                 scan.Add(entry.Name, kind, entry.Length);
+            else
+                scan.CountHeader();
         });
         if (scan.Entries == 0)
             throw new ArchiveException("empty archive");
@@ -71,7 +73,7 @@ internal static class TarGzExtractor
         TarEntryType.Directory => EntryKind.Directory,
         TarEntryType.SymbolicLink => EntryKind.Symlink,
         TarEntryType.GlobalExtendedAttributes => null,     // git archive's commit id: about the archive, not a file in it
-        TarEntryType.HardLink => throw ArchiveException.Entry(entry.Name, "hard links are not supported"),
+        TarEntryType.HardLink => throw ArchiveException.Entry(entry.Name, "hard links are not allowed"),
         TarEntryType.CharacterDevice or TarEntryType.BlockDevice => throw ArchiveException.Entry(entry.Name, "device nodes are not allowed"),
         TarEntryType.Fifo => throw ArchiveException.Entry(entry.Name, "fifos are not allowed"),
         _ => throw ArchiveException.Entry(entry.Name, $"entries of type {entry.EntryType} are not supported"),
