@@ -96,7 +96,7 @@ internal static class Invocations
         if (invocation.Result is { } value)
         {
             response.StatusCode = 200;
-            await using var writer = new Utf8JsonWriter(response.BodyWriter);
+            await using var writer = new Utf8JsonWriter(response.BodyWriter, Replies.Writer);
             value.WriteTo(writer);
             await writer.FlushAsync().ConfigureAwait(false);
             return;
@@ -104,7 +104,7 @@ internal static class Invocations
         var error = invocation.Error!;
         headers["X-Thaw-Function-Error"] = "Unhandled";
         response.StatusCode = 500;
-        await using (var writer = new Utf8JsonWriter(response.BodyWriter))
+        await using (var writer = new Utf8JsonWriter(response.BodyWriter, Replies.Writer))
         {
             writer.WriteStartObject();
             writer.WriteString("error", $"the handler raised {error.Type}: {error.Message}");

@@ -10,14 +10,15 @@ namespace Thaw.Service.Http;
 /// <summary>The API's JSON bodies (docs/api.md), snake_case like the rest of the serverless world.</summary>
 internal static class Replies
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = false };
+    /// <summary>Quotes and apostrophes as they are: these bodies are read by programs and people, never embedded in HTML.</summary>
+    internal static readonly JsonWriterOptions Writer = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static async Task WriteAsync(HttpContext http, int status, JsonNode body)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(http.Response.BodyWriter);
-        body.WriteTo(writer, Indented);
+        await using var writer = new Utf8JsonWriter(http.Response.BodyWriter, Writer);
+        body.WriteTo(writer);
         await writer.FlushAsync().ConfigureAwait(false);
     }
 

@@ -105,7 +105,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             pool.Removed = true;
             had = pool.Instances;
             foreach (var waiter in pool.Waiters)
-                waiter.TrySetException(new FunctionGoneException(name));
+                waiter.TrySetException(new FunctionGoneException(name, removed: true));
             pool.Waiters.Clear();
             idle = [.. pool.Idle.Select(RetireLocked)];
             pool.Idle.Clear();
@@ -573,7 +573,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             {
                 pool.Removed = true;
                 foreach (var waiter in pool.Waiters)
-                    waiter.TrySetException(new FunctionGoneException(pool.Name));
+                    waiter.TrySetException(new FunctionGoneException(pool.Name, removed: true));
                 pool.Waiters.Clear();
                 idle.AddRange(pool.Idle.Select(RetireLocked));
                 pool.Idle.Clear();

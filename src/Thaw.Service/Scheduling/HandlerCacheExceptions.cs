@@ -15,6 +15,6 @@ public sealed class MemoryBudgetException(string function, long neededBytes, lon
     public TimeSpan RetryAfter { get; } = retryAfter;
 }
 
-/// <summary>The function was removed while the call waited.</summary>
-public sealed class FunctionGoneException(string function)
-    : Exception($"function '{function}' was removed");
+/// <summary>No such function, or it was removed while the call waited (HTTP 404).</summary>
+public sealed class FunctionGoneException(string function, bool removed = false)
+    : Exception(removed ? $"function '{function}' was removed while the call waited" : $"no function named '{function}' (deploy it with `thaw deploy DIR`)");

@@ -25,4 +25,18 @@ internal static class Wait
             await Task.Delay(5);
         }
     }
+
+    /// <summary>Fetches until the value satisfies <paramref name="done"/> (10 s at most) and returns it.</summary>
+    public static async Task<T> UntilAsync<T>(Func<Task<T>> fetch, Func<T, bool> done, TimeSpan? timeout = null)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var value = await fetch();
+            if (done(value))
+                return value;
+            Assert.True(sw.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)), $"not within {(timeout ?? TimeSpan.FromSeconds(10)).TotalSeconds} s; last: {value}");
+            await Task.Delay(20);
+        }
+    }
 }

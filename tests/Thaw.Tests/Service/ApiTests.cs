@@ -1,0 +1,116 @@
+using System.Net;
+using System.Text.Json;
+using Thaw.Tests.Support;
+
+namespace Thaw.Tests.Service;
+
+/// <summary>Deploy, invoke, list, describe, remove through real HTTP against a real thawd.</summary>
+public sealed class ApiTests : IAsyncLifetime
+{
+    private ThawdInstance _thawd = null!;
+
+    public async Task InitializeAsync() => _thawd = await ThawdInstance.StartAsync();
+
+    public async Task DisposeAsync() => await _thawd.DisposeAsync();
+
+    [Fact]
+    public async Task Deploy_invoke_list_describe_and_remove()
+    {
+        using (var deployed = await _thawd.DeployAsync("echo", ThawdInstance.TarGz(_thawd.FunctionDir("name = \"echo\"\n", ("f.py", "def f(event):\n    return {'got': event}\n")))))
+        {
+            Assert.Equal(HttpStatusCode.Created, deployed.StatusCode);
+            using var body = JsonDocument.Parse(await deployed.Content.ReadAsStringAsync());
+            Assert.Equal(1, body.RootElement.GetProperty("version").GetInt32());
+            Assert.Equal("root", body.RootElement.GetProperty("zygote").GetString());
+        }
+
+        using (var first = await _thawd.InvokeAsync("echo", """{"n": 1}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            Assert.Equal("""{"got":{"n":1}}""", await first.Content.ReadAsStringAsync());
+            Assert.Equal("cold", first.Headers.GetValues("X-Thaw-Start").Single());
+            string timing = first.Headers.GetValues("Server-Timing").Single();
+            foreach (var phase in new[] { "claim;dur=", "fork;dur=", "init;dur=", "call;dur=", "total;dur=" })
+                Assert.Contains(phase, timing, StringComparison.Ordinal);
+        }
+        using (var second = await _thawd.Http.PostAsync("run/echo", new StringContent("[1,2]")))
+        {
+            Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+            Assert.Equal("""{"got":[1,2]}""", await second.Content.ReadAsStringAsync());
+            Assert.Equal("warm", second.Headers.GetValues("X-Thaw-Start").Single());
+        }
+
+        using (var list = JsonDocument.Parse(await _thawd.Http.GetStringAsync("v1/functions")))
+            Assert.Equal("echo", list.RootElement.GetProperty("functions")[0].GetProperty("name").GetString());
+        using (var describe = JsonDocument.Parse(await _thawd.Http.GetStringAsync("v1/functions/echo")))
+        {
+            Assert.Equal(1, describe.RootElement.GetProperty("invocations").GetProperty("cold").GetInt32());
+            Assert.Equal(1, describe.RootElement.GetProperty("invocations").GetProperty("warm").GetInt32());
+            Assert.Equal(1, describe.RootElement.GetProperty("sandboxes").GetProperty("idle").GetInt32() + describe.RootElement.GetProperty("sandboxes").GetProperty("frozen").GetInt32());
+        }
+
+        using (var removed = await _thawd.Http.DeleteAsync("v1/functions/echo"))
+        {
+            Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+            using var body = JsonDocument.Parse(await removed.Content.ReadAsStringAsync());
+            Assert.Equal(1, body.RootElement.GetProperty("sandboxes_stopped").GetInt32());
+        }
+        using (var gone = await _thawd.InvokeAsync("echo", "{}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+            Assert.Contains("no function named 'echo'", await gone.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await _thawd.Http.GetAsync("v1/functions/echo")).StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(_thawd.StateDir, "functions", "echo")));
+        Assert.Empty(_thawd.Thawd.Spawner.Live);
+    }
+
+    [Theory]
+    [InlineData("aws", "lambda_function.lambda_handler", "lambda_function.py", "def lambda_handler(event, context):\n    return {'style': 'aws', 'request': context.aws_request_id is not None, 'x': event['x']}\n")]
+    [InlineData("sebs", "function.handler", "function.py", "def handler(event):\n    return {'style': 'sebs', 'x': event['x']}\n")]
+    [InlineData("openlambda", "f.f", "f.py", "def f(event):\n    return {'style': 'openlambda', 'x': event['x']}\n")]
+    public async Task Each_handler_style_is_served(string style, string handler, string file, string code)
+    {
+        await _thawd.DeployOkAsync(style, $"name = \"{style}\"\nhandler = \"{handler}\"\n", (file, code));
+        using var reply = await _thawd.InvokeAsync(style, """{"x": 7}""");
+        string body = await reply.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+        using var json = JsonDocument.Parse(body);
+        Assert.Equal(style, json.RootElement.GetProperty("style").GetString());
+        Assert.Equal(7, json.RootElement.GetProperty("x").GetInt32());
+    }
+
+    [Fact]
+    public async Task Handler_errors_logs_stats_health_and_metrics()
+    {
+        await _thawd.DeployOkAsync("fails", "name = \"fails\"\n", ("f.py", "def f(event):\n    print('about to fail', event)\n    raise ValueError('bad input')\n"));
+        using (var reply = await _thawd.InvokeAsync("fails", "\"x\""))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, reply.StatusCode);
+            Assert.Equal("Unhandled", reply.Headers.GetValues("X-Thaw-Function-Error").Single());
+            using var body = JsonDocument.Parse(await reply.Content.ReadAsStringAsync());
+            Assert.Equal("handler_error", body.RootElement.GetProperty("code").GetString());
+            Assert.Equal("ValueError", body.RootElement.GetProperty("type").GetString());
+            Assert.Contains("raise ValueError", body.RootElement.GetProperty("traceback").GetString(), StringComparison.Ordinal);
+        }
+        string logs = await Wait.UntilAsync(async () => await _thawd.Http.GetStringAsync("v1/functions/fails/logs"), l => l.Contains("about to fail x", StringComparison.Ordinal));
+        Assert.Contains("stdout: about to fail x", logs, StringComparison.Ordinal);
+        Assert.Contains("handler raised ValueError: bad input", logs, StringComparison.Ordinal);
+
+        using (var health = JsonDocument.Parse(await _thawd.Http.GetStringAsync("healthz")))
+            Assert.Equal("ok", health.RootElement.GetProperty("status").GetString());
+        using (var stats = JsonDocument.Parse(await _thawd.Http.GetStringAsync("v1/stats")))
+        {
+            Assert.Equal(1, stats.RootElement.GetProperty("handler_cache").GetProperty("cold_calls").GetInt32());
+            Assert.True(stats.RootElement.GetProperty("pools").GetArrayLength() >= 3);
+            Assert.True(stats.RootElement.GetProperty("zygotes").GetProperty("memory_bytes").GetInt64() > 0);
+        }
+        string metrics = await _thawd.Http.GetStringAsync("metrics");
+        Assert.Contains("thaw_invocations_total{function=\"fails\",start=\"cold\",outcome=\"handler_error\"} 1", metrics, StringComparison.Ordinal);
+        foreach (var phase in new[] { "claim", "fork", "init", "call", "total_cold" })
+            Assert.Contains($"thaw_phase_seconds_count{{phase=\"{phase}\"}} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("thaw_pool_available{pool=", metrics, StringComparison.Ordinal);
+        Assert.Contains("thaw_zygote_memory_bytes ", metrics, StringComparison.Ordinal);
+        Assert.Contains("thaw_queue_depth{function=\"fails\"} 0", metrics, StringComparison.Ordinal);
+    }
+}
