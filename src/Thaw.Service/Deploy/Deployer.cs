@@ -29,6 +29,7 @@ public sealed class Deployer(Thawd thawd)
         string staging = thawd.Code.NewStaging();
         string? committed = null;
         int version = 0;
+        FunctionRecord? previous = null;
         try
         {
             long started = Stopwatch.GetTimestamp();
@@ -48,7 +49,7 @@ public sealed class Deployer(Thawd thawd)
             }
             double packagesMs = Stopwatch.GetElapsedTime(packagesStarted).TotalMilliseconds;
 
-            var previous = thawd.Registry.Get(name);
+            previous = thawd.Registry.Get(name);
             version = thawd.Registry.NextVersion(name);
             committed = thawd.Code.Commit(staging, name, version);
             var deployment = new Deployment(name, version, committed, manifest, DateTimeOffset.UtcNow);
@@ -67,7 +68,9 @@ public sealed class Deployer(Thawd thawd)
         }
         catch (Exception e)
         {
-            if (committed is not null)
+            if (committed is not null && previous is null)
+                thawd.Code.RemoveAll(name); // a first deploy that failed: no trace of the name either
+            else if (committed is not null)
                 thawd.Code.Remove(name, version);
             else if (Directory.Exists(staging))
                 Directory.Delete(staging, recursive: true);
