@@ -14,27 +14,28 @@ internal static class BenchCommand
         command.Subcommands.Add(Pools());
         command.Subcommands.Add(Startup());
         command.Subcommands.Add(Python());
-        command.Subcommands.Add(Floor());
+        command.Subcommands.Add(Http());
         return command;
     }
 
-    // Hidden until `thaw bench http` reports the floor beside thawd's warm and cold invokes.
-    private static Command Floor()
+    private static Command Http()
     {
-        var duration = new Option<string>("--duration") { Description = "How long wrk loads the endpoint per client count, in whole seconds (5s, 1m).", DefaultValueFactory = _ => "5s" };
-        var connections = new Option<string>("--connections") { Description = "Client counts: wrk keep-alive connections, comma-separated.", DefaultValueFactory = _ => "1,16" };
+        var duration = new Option<string>("--duration") { Description = "How long wrk loads each warm case per client count, in whole seconds (5s, 1m).", DefaultValueFactory = _ => "5s" };
+        var clients = new Option<string>("--clients") { Description = "Client counts for the warm cases and the floor: wrk keep-alive connections, comma-separated.", DefaultValueFactory = _ => "1,16" };
+        var samples = new Option<int>("--cold-samples") { Description = "Cold calls measured per cold case.", DefaultValueFactory = _ => 30 };
         var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"case\",\"clients\",\"p50_ms\",\"p99_ms\",\"rps\"}]} to this file." };
-        var command = new Command("floor", "The HTTP floor: wrk POSTing a small JSON body to a bare in-process Kestrel endpoint that answers {}, per client count.")
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the bench's thawd keeps its state.", DefaultValueFactory = _ => "/var/lib/thaw" };
+        var command = new Command("http", "thawd over loopback HTTP beside the floor (a bare Kestrel endpoint) in the same run: warm invocation overhead of a noop function (p50/p99, throughput) per client count under wrk; cold invocation of hello and of image-resize end to end (image-resize: platform latency, its handler's own time taken out).")
         {
-            duration, connections, json,
+            duration, clients, samples, json, stateDir,
         };
-        command.Hidden = true;
         command.SetAction(async (parse, token) =>
         {
-            var seconds = ParseDuration(parse.GetValue(duration)!);
-            var clients = ParseConcurrency(parse.GetValue(connections)!, "--connections");
-            var report = await Bench.Http.FloorBench.RunAsync(clients, seconds, AnsiConsole.Console, token);
+            var options = new Bench.Http.HttpBench.Options(ParseConcurrency(parse.GetValue(clients)!, "--clients"), ParseDuration(parse.GetValue(duration)!),
+                Math.Max(3, parse.GetValue(samples)), parse.GetValue(stateDir)!);
+            var (report, cold) = await Bench.Http.HttpBench.RunAsync(options, AnsiConsole.Console, token);
             Bench.Http.HttpReportWriter.Print(report, AnsiConsole.Console);
+            Bench.Http.HttpReportWriter.PrintComparison(report, cold, AnsiConsole.Console);
             WriteFiles(parse.GetValue(json), f => Bench.Http.HttpReportWriter.WriteJson(report, f), null, _ => { });
             return 0;
         });

@@ -128,6 +128,7 @@ internal static class Invocations
         Add(text, "start", p.Start);
         Add(text, "thaw", p.Thaw > 0 ? p.Thaw : double.NaN);
         Add(text, "call", p.Call);
+        Add(text, "handler", p.Handler);
         Add(text, "total", p.Total);
         return text.ToString();
     }

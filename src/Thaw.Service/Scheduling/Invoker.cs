@@ -68,15 +68,15 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
         double totalMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
         if (invocation.Error is { } error)
             logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
-        var phases = Phases(lease, callMs, totalMs);
+        var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
         Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
         return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, phases);
     }
 
-    private static CallPhases Phases(SandboxLease lease, double callMs, double totalMs)
+    private static CallPhases Phases(SandboxLease lease, double callMs, double handlerMs, double totalMs)
     {
         if (!lease.Cold)
-            return new CallPhases(lease.QueueMs, double.NaN, double.NaN, double.NaN, double.NaN, lease.ThawMs, callMs, totalMs);
+            return new CallPhases(lease.QueueMs, double.NaN, double.NaN, double.NaN, double.NaN, lease.ThawMs, callMs, handlerMs, totalMs);
         var python = lease.Sandbox.Python;
         var t = python.Sandbox.Timings;
         double claim = SandboxTimings.Ms(t.Requested, t.Claimed);
@@ -84,7 +84,7 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
         // fork, sandbox entry, the runtime's ready); the zygote's "started" event can arrive after
         // the sandbox's ready frame, so it is derived rather than read from that timestamp.
         double fork = Math.Max(0, lease.StartMs - claim - python.InitMs);
-        return new CallPhases(lease.QueueMs, claim, fork, python.InitMs, lease.StartMs, double.NaN, callMs, totalMs);
+        return new CallPhases(lease.QueueMs, claim, fork, python.InitMs, lease.StartMs, double.NaN, callMs, handlerMs, totalMs);
     }
 
     private void Record(string function, bool cold, string outcome, CallPhases p)

@@ -18,6 +18,27 @@ internal static class HttpReportWriter
             console.MarkupLine("floor: a bare Kestrel endpoint in the bench's own process that reads the body and answers {} — the least an HTTP invoke costs on this machine.");
     }
 
+    /// <summary>thawd against the floor (warm overhead, throughput ratio) and where the cold calls' time went.</summary>
+    public static void PrintComparison(HttpBenchReport report, IReadOnlyList<HttpBench.ColdBreakdown> cold, IAnsiConsole console)
+    {
+        foreach (var warm in report.Results.Where(r => r.Case == "warm-noop"))
+        {
+            var floor = report.Results.FirstOrDefault(r => r.Case == "floor" && r.Clients == warm.Clients);
+            if (floor is null)
+                continue;
+            console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"warm, {warm.Clients} clients: thawd overhead over the floor p50 {warm.P50Ms - floor.P50Ms:0.000} ms; throughput {warm.Rps:#,0} req/s = {warm.Rps / floor.Rps:0.00}x the floor's {floor.Rps:#,0}"));
+        }
+        var table = new Table().Title("cold calls: median per phase (ms, thawd's Server-Timing; end to end measured by the client)")
+            .AddColumns("case", "end to end", "claim", "fork", "init", "call", "handler", "thawd total");
+        foreach (var c in cold)
+            table.AddRow(c.Case, F(c.EndToEndMs), P(c, "claim"), P(c, "fork"), P(c, "init"), P(c, "call"), P(c, "handler"), P(c, "total"));
+        console.Write(table);
+        console.MarkupLine("claim: netns, cgroup and root from their pools; fork: zygote fork, sandbox entry, runtime ready; init: the handler module's import; call: event to result over the invoke socket.");
+    }
+
+    private static string P(HttpBench.ColdBreakdown c, string phase) => c.Phases.TryGetValue(phase, out double v) ? F(v) : "-";
+
     public static void WriteJson(HttpBenchReport report, string path) =>
         File.WriteAllText(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
 
