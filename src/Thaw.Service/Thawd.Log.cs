@@ -20,5 +20,8 @@ public sealed partial class Thawd
 
         [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "removing the code of {Function} version {Version} failed: {Reason}")]
         public static partial void CodeRemoveFailed(ILogger logger, string function, int version, string reason);
+
+        [LoggerMessage(EventId = 805, Level = LogLevel.Warning, Message = "building the zygotes of the last run and the seed file failed: {Reason}; they are learned again from calls")]
+        public static partial void SeedFailed(ILogger logger, string reason);
     }
 }

@@ -119,6 +119,7 @@ public sealed partial class Thawd : IAsyncDisposable
         var swept = Code.Sweep(records.Select(r => (r.Name, r.Version)));
         if (swept.Count > 0)
             Log.SweptCode(_logger, swept.Count);
+        var zygotes = new List<IReadOnlyList<string>>();
         foreach (var record in records)
         {
             try
@@ -129,8 +130,27 @@ public sealed partial class Thawd : IAsyncDisposable
             catch (Exception e) when (e is ManifestException or IOException)
             {
                 Log.FunctionUnloadable(_logger, record.Name, record.Version, e.Message);
+                continue;
+            }
+            // What its deploy saw it import: its first call after a restart forks from that zygote again.
+            if (record.Zygote != "root" && Python.ImportCache is { } cache)
+            {
+                IReadOnlyList<string> packages = record.Zygote.Split(',');
+                cache.Learn(record.Name, packages);
+                zygotes.Add(packages);
             }
         }
+        if (Options.ZygoteSeed is { } seed)
+            zygotes.AddRange(Thaw.Runtimes.Python.ImportCache.ReadSeed(seed));
+        if (zygotes.Count > 0 && Python.ImportCache is { } importCache)
+            _ = Task.Run(async () =>
+            {
+                try { await importCache.SeedAsync(zygotes).ConfigureAwait(false); }
+                catch (Exception e) when (e is Thaw.Sandboxes.Zygotes.ZygoteException or TimeoutException or ObjectDisposedException)
+                {
+                    Log.SeedFailed(_logger, e.Message);
+                }
+            });
     }
 
     /// <summary>An older version's code goes once no sandbox of it is left (they drain after a redeploy).</summary>

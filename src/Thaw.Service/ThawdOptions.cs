@@ -46,6 +46,12 @@ public sealed class ThawdOptions
     /// <summary>A pip index (PEP 503 simple pages) for functions' packages, or null.</summary>
     public string? IndexUrl { get; set; }
 
+    /// <summary>
+    /// Zygotes to build at start (import cache seed: one per line, its modules separated by spaces or
+    /// commas), besides those of the registered functions' last deploys.
+    /// </summary>
+    public string? ZygoteSeed { get; set; }
+
     public string RegistryPath => Path.Combine(Resources.StateDir, "registry.db");
 
     public string CodeDir => Path.Combine(Resources.StateDir, "functions");
@@ -64,6 +70,8 @@ public sealed class ThawdOptions
             problems.Add($"function log size {FunctionLogBytes} bytes is below 1 KiB");
         if (Wheelhouse is not null && !Directory.Exists(Wheelhouse))
             problems.Add($"wheelhouse {Wheelhouse} does not exist");
+        if (ZygoteSeed is not null && !File.Exists(ZygoteSeed))
+            problems.Add($"zygote seed file {ZygoteSeed} does not exist");
         if (IndexUrl is not null && !Uri.TryCreate(IndexUrl, UriKind.Absolute, out _))
             problems.Add($"index URL '{IndexUrl}' is not an absolute URL");
         if (problems.Count > 0)

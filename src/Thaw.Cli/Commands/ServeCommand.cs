@@ -21,6 +21,7 @@ internal static class ServeCommand
     private static readonly Option<int> PoolSize = new("--pool-size") { Description = "Network namespaces, cgroups and roots crafted ahead (each pool).", DefaultValueFactory = _ => 16 };
     private static readonly Option<string?> Wheelhouse = new("--wheelhouse") { Description = "A directory of wheels for functions' packages." };
     private static readonly Option<string?> IndexUrl = new("--index-url") { Description = "A pip index (PEP 503 simple pages) for functions' packages." };
+    private static readonly Option<string?> ZygoteSeed = new("--zygote-seed") { Description = "A file of zygotes to build at start, one per line: the modules each imports (e.g. numpy PIL)." };
     private static readonly Option<bool> NoValidate = new("--no-validate") { Description = "Deploys do not start a sandbox to prove the handler loads (nor build its zygote)." };
     private static readonly Option<string> LogLevelOption = new("--log-level") { Description = "trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
 
@@ -28,7 +29,7 @@ internal static class ServeCommand
     {
         var command = new Command("serve", "Run thawd, the Thaw service: the HTTP API (deploy, invoke, list, remove, logs, stats, /metrics), pools, zygotes and the handler cache. Stops cleanly on Ctrl-C or SIGTERM.")
         {
-            Listen, UnixSocket, StateDir, Name, MemoryBudget, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, Wheelhouse, IndexUrl, NoValidate, LogLevelOption,
+            Listen, UnixSocket, StateDir, Name, MemoryBudget, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
         };
         command.SetAction(RunAsync);
         return command;
@@ -61,6 +62,7 @@ internal static class ServeCommand
             Wheelhouse = parse.GetValue(Wheelhouse),
             IndexUrl = parse.GetValue(IndexUrl),
             ValidateOnDeploy = !parse.GetValue(NoValidate),
+            ZygoteSeed = parse.GetValue(ZygoteSeed),
         };
         options.Resources.Name = parse.GetValue(Name)!;
         options.Resources.StateDir = stateDir;

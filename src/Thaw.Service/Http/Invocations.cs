@@ -9,7 +9,7 @@ namespace Thaw.Service.Http;
 
 /// <summary>
 /// POST /v1/functions/{name}/invoke and /run/{name}: the event (one JSON value; empty is null) in,
-/// the handler's result out, with X-Thaw-Start (cold or warm), X-Thaw-Version, X-Thaw-Sandbox and a
+/// the handler's result out, with X-Thaw-Start (cold or warm), X-Thaw-Version, X-Thaw-Sandbox, X-Thaw-Zygote and a
 /// Server-Timing header of the call's phases. A handler that raised is a 500 with
 /// X-Thaw-Function-Error and its type, message and traceback. Kept lean: it is the warm path.
 /// </summary>
@@ -40,7 +40,15 @@ internal static class Invocations
                 return;
             }
             var result = await thawd.Invoker.InvokeAsync(name, @event, http.RequestAborted).ConfigureAwait(false);
-            await WriteResultAsync(http, result).ConfigureAwait(false);
+            try
+            {
+                await WriteResultAsync(http, result).ConfigureAwait(false);
+                await http.Response.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                result.Release();
+            }
         }
         finally
         {
@@ -90,6 +98,7 @@ internal static class Invocations
         headers["X-Thaw-Start"] = result.Cold ? "cold" : "warm";
         headers["X-Thaw-Version"] = result.Version.ToString(CultureInfo.InvariantCulture);
         headers["X-Thaw-Sandbox"] = result.SandboxId;
+        headers["X-Thaw-Zygote"] = result.Zygote;
         headers["Server-Timing"] = ServerTiming(result.Phases);
         response.ContentType = "application/json";
         var invocation = result.Invocation;

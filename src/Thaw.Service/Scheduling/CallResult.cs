@@ -2,8 +2,24 @@ using Thaw.Runtimes.Python;
 
 namespace Thaw.Service.Scheduling;
 
-/// <summary>One call's outcome and where its time went (what the Server-Timing header reports).</summary>
-public sealed record CallResult(Invocation Invocation, string Function, int Version, string SandboxId, bool Cold, CallPhases Phases);
+/// <summary>
+/// One call's outcome, the zygote its sandbox was forked from ("root" or the modules it had imported), and where its time went (what the Server-Timing header reports). Its sandbox
+/// is still the call's: <see cref="Release"/> it once the reply is sent, so that a sandbox that
+/// is stopped after its call (keep_alive = 0, outdated) tears down after the reply, not during it.
+/// </summary>
+public sealed record CallResult(Invocation Invocation, string Function, int Version, string SandboxId, bool Cold, string Zygote, CallPhases Phases)
+{
+    /// <summary>Gives the sandbox back to the handler cache (once; later calls do nothing).</summary>
+    public void Release() => Interlocked.Exchange(ref _release, null)?.Invoke();
+
+    private Action? _release;
+
+    internal CallResult WithRelease(Action release)
+    {
+        _release = release;
+        return this;
+    }
+}
 
 /// <summary>
 /// Milliseconds per phase. Cold: claim (netns, cgroup, root from their pools), fork (zygote fork and

@@ -14,6 +14,7 @@ namespace Thaw.Service.Scheduling;
 /// </summary>
 public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string, FunctionLog> logs)
 {
+    /// <summary>Makes one call; the caller must <see cref="CallResult.Release"/> the result once its reply is sent.</summary>
     public async Task<CallResult> InvokeAsync(string function, ReadOnlyMemory<byte> eventJson, CancellationToken token)
     {
         long requested = Stopwatch.GetTimestamp();
@@ -64,13 +65,13 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
             throw;
         }
         double callMs = Stopwatch.GetElapsedTime(called).TotalMilliseconds;
-        cache.Release(lease, healthy: true);
         double totalMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
         if (invocation.Error is { } error)
             logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
         var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
         Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
-        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, phases);
+        var zygote = sandbox.Python.ForkedFrom.Modules;
+        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, zygote.Count == 0 ? "root" : string.Join(',', zygote), phases).WithRelease(() => cache.Release(lease, healthy: true));
     }
 
     private static CallPhases Phases(SandboxLease lease, double callMs, double handlerMs, double totalMs)

@@ -27,6 +27,14 @@ public sealed class RestartTests
             Assert.Equal(2, thawd.Thawd.Registry.Get("lasting")!.Version);
             using var redeployed = await thawd.InvokeAsync("lasting", "{}");
             Assert.Equal("\"after\"", await redeployed.Content.ReadAsStringAsync());
+
+            // A function's zygote is rebuilt after a restart from what its deploy saw it import.
+            await thawd.DeployOkAsync("numeric", "name = \"numeric\"\n", ("f.py", "import numpy\ndef f(event):\n    return int(numpy.arange(4).sum())\n"));
+            await thawd.RestartAsync();
+            await Thaw.Tests.Support.Wait.UntilAsync(() => thawd.Thawd.Python.ImportCache!.Nodes.Any(n => n.Packages.Contains("numpy")), TimeSpan.FromSeconds(30), "the numpy zygote rebuilt");
+            using var numeric = await thawd.InvokeAsync("numeric", "{}");
+            Assert.Equal("6", await numeric.Content.ReadAsStringAsync());
+            Assert.Contains("numpy", numeric.Headers.GetValues("X-Thaw-Zygote").Single(), StringComparison.Ordinal);
         }
         finally
         {
