@@ -37,6 +37,9 @@ public sealed class FunctionPool
 
     public long WarmCalls { get; internal set; }
 
+    /// <summary>Its sandboxes being stopped (guarded by the handler cache's stop list lock).</summary>
+    internal List<Task> Stopping { get; } = [];
+
     /// <summary>Set when the last sandbox of a removed function is gone.</summary>
     internal TaskCompletionSource Drained { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

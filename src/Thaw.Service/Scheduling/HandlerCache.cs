@@ -114,7 +114,15 @@ public sealed partial class HandlerCache : IAsyncDisposable
         }
         foreach (var sandbox in idle)
             Stop(sandbox);
-        try { await pool.Drained.Task.WaitAsync(_options.DrainTimeout).ConfigureAwait(false); }
+        try
+        {
+            await pool.Drained.Task.WaitAsync(_options.DrainTimeout).ConfigureAwait(false);
+            // Drained counts them off the books; "removed" means stopped, their resources back in the pools.
+            Task[] stopping;
+            lock (_stopping)
+                stopping = [.. pool.Stopping];
+            await Task.WhenAll(stopping).WaitAsync(_options.DrainTimeout).ConfigureAwait(false);
+        }
         catch (TimeoutException) { Log.DrainTimedOut(_logger, name, _options.DrainTimeout.TotalSeconds); }
         return had;
     }
@@ -476,6 +484,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
         {
             _stopping.RemoveAll(t => t.IsCompleted);
             _stopping.Add(task);
+            sandbox.Pool.Stopping.RemoveAll(t => t.IsCompleted);
+            sandbox.Pool.Stopping.Add(task);
         }
     }
 
