@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Thaw.Cli.Client;
 using Thaw.Cli.Commands;
 
 // Piped or captured output (CI logs, `| tee`) has no terminal width; keep tables readable there.
@@ -8,6 +9,12 @@ if (Console.IsOutputRedirected)
 
 var root = new RootCommand("Thaw: a serverless platform for Linux whose sandboxes start from pre-crafted kernel resources and pre-initialised zygotes.");
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(DeployCommand.Create());
+root.Subcommands.Add(InvokeCommand.Create());
+root.Subcommands.Add(ListCommand.Create());
+root.Subcommands.Add(RemoveCommand.Create());
+root.Subcommands.Add(LogsCommand.Create());
+root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PoolsCommand.Create());
@@ -22,7 +29,15 @@ try
         ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
     });
 }
-catch (Exception e) when (e is ArgumentException or Thaw.Linux.LinuxException or Thaw.Sandboxes.SandboxException or Thaw.Sandboxes.Zygotes.ZygoteException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
+catch (ThawApiException e)
+{
+    // thawd's refusal, in its words (a deploy whose handler does not load brings its traceback).
+    Console.Error.WriteLine($"thaw: {e.Message}");
+    if (e.Traceback is { } traceback)
+        Console.Error.WriteLine(traceback.TrimEnd());
+    return 1;
+}
+catch (Exception e) when (e is ArgumentException or Thaw.Runtimes.Functions.ManifestException or Thaw.Linux.LinuxException or Thaw.Sandboxes.SandboxException or Thaw.Sandboxes.Zygotes.ZygoteException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
 {
     // Bad input and kernel refusals are the user's to fix: one clear line, no stack trace.
     Console.Error.WriteLine($"thaw: {e.Message}");

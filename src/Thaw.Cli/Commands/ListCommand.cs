@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Spectre.Console;
+using Thaw.Cli.Client;
+using static Thaw.Cli.Commands.ReplyText;
+
+namespace Thaw.Cli.Commands;
+
+/// <summary>`thaw ls`: the deployed functions and their sandboxes.</summary>
+internal static class ListCommand
+{
+    private static readonly Option<bool> Json = new("--json") { Description = "Print thawd's JSON reply as it is." };
+
+    public static Command Create()
+    {
+        var command = new Command("ls", "List the deployed functions: version, handler, limits, zygote, sandboxes (busy/idle/frozen) and calls (cold/warm). Example: thaw ls --json | jq '.functions[].name'")
+        {
+            Json, ClientOptions.Url,
+        };
+        command.SetAction(async (parse, token) =>
+        {
+            using var client = ClientOptions.Client(parse);
+            return await RunAsync(client, parse.GetValue(Json), AnsiConsole.Console, token);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(ThawClient client, bool json, IAnsiConsole console, CancellationToken token)
+    {
+        var reply = await client.ListAsync(token);
+        if (json)
+        {
+            // Straight to the writer: the console would wrap long lines.
+            await console.Profile.Out.Writer.WriteLineAsync(Json(reply));
+            return 0;
+        }
+        var functions = Items(reply["functions"]).ToList();
+        if (functions.Count == 0)
+        {
+            console.WriteLine("no functions deployed (deploy one with `thaw deploy DIR`)");
+            return 0;
+        }
+        var table = Table("functions", "name", "version", "handler", "memory", "concurrency", "zygote", "sandboxes busy/idle/frozen", "calls cold/warm");
+        foreach (var f in functions)
+        {
+            var sandboxes = f["sandboxes"];
+            var calls = f["invocations"];
+            Row(table,
+                Text(f["name"]),
+                Count(f["version"]),
+                f["handler"] is null ? "(not loaded: " + Text(f["error"]) + ")" : $"{Text(f["runtime"])} {Text(f["handler"])}",
+                f["memory_mb"] is null ? "-" : $"{Count(f["memory_mb"])} MiB",
+                Count(f["concurrency"]),
+                Text(f["zygote"]),
+                sandboxes is null ? "0/0/0" : $"{Count(sandboxes["busy"])}/{Count(sandboxes["idle"])}/{Count(sandboxes["frozen"])}",
+                calls is null ? "0/0" : $"{Count(calls["cold"])}/{Count(calls["warm"])}");
+        }
+        console.Write(table);
+        return 0;
+    }
+}
