@@ -101,7 +101,7 @@ public static partial class FunctionPacker
         entry.Name is "__pycache__" or ".git" || (entry is FileInfo && entry.Name.EndsWith(".pyc", StringComparison.Ordinal));
 
     private static InvalidOperationException TooLarge(string dir, long limit) =>
-        new($"'{dir}' packs to more than {limit >> 20} MiB (compressed), more than thawd takes in one deploy: leave data sets, models and virtualenvs out of the function (list packages in thaw.toml instead)");
+        new($"'{dir}' packs to more than {(limit % (1L << 20) == 0 ? $"{limit >> 20} MiB" : $"{limit} bytes")} (compressed), more than thawd takes in one deploy: leave data sets, models and virtualenvs out of the function (list packages in thaw.toml instead)");
 
     /// <summary>
     /// The manifest with its top-level name set: the `name = ...` line rewritten (comments and the
