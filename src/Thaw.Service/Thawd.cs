@@ -87,6 +87,7 @@ public sealed partial class Thawd : IAsyncDisposable
             thawd.Metrics.Observe(thawd.Host.Stats, thawd.Cache.Stats, thawd.ZygoteCensus);
             thawd._codeCollector = new Timer(_ => thawd.CollectRetiredCode(), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
             await thawd.StartHttpAsync(loggers).ConfigureAwait(false);
+            await thawd.WarmUpAsync().ConfigureAwait(false);
             Log.Started(logger, thawd.Url.ToString(), options.Resources.StateDir, thawd.Cache.Stats().Functions.Count);
             return thawd;
         }
@@ -223,6 +224,29 @@ public sealed partial class Thawd : IAsyncDisposable
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var addresses = _web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         Url = new Uri(addresses.First(a => a.StartsWith("http://", StringComparison.Ordinal)).Replace("[::]", "localhost", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Sends thawd a few requests of its own before it says ready: the first request through Kestrel,
+    /// routing, the invoke endpoint and the JSON writers pays their JIT (tens of ms), and that
+    /// should not land on the first user's cold start.
+    /// </summary>
+    private async Task WarmUpAsync()
+    {
+        using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(10) };
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                using var health = await http.GetAsync("healthz").ConfigureAwait(false);
+                using var invoke = await http.PostAsync("v1/functions/thaw-warm-up/invoke", new StringContent("{}")).ConfigureAwait(false);
+                using var stats = await http.GetAsync("v1/stats").ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            Log.WarmUpFailed(_logger, e.Message);
+        }
     }
 
     /// <summary>Stops accepting requests, lets calls in flight finish, then stops every sandbox, zygote and pool.</summary>

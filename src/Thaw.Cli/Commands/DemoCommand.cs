@@ -12,10 +12,10 @@ using Thaw.Sandboxes;
 namespace Thaw.Cli.Commands;
 
 /// <summary>
-/// `thaw demo`: the platform so far, end to end: pools filled ahead of time, a zygote, sandboxes
-/// started from both in milliseconds, their isolation and limits shown, everything removed at the
-/// end, and Python functions (examples/) started cold from the zygote tree. The service (next
-/// issue) turns it into the full platform demo.
+/// `thaw demo`: the platform end to end. First the service: thawd started in the background, the
+/// example functions deployed and called cold and warm over HTTP, thawd stopped. Then one level
+/// down: pools filled ahead of time, a zygote, sandboxes started from both in milliseconds, their
+/// isolation and limits shown. Everything is removed at the end, and checked.
 /// </summary>
 internal static class DemoCommand
 {
@@ -24,7 +24,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var stateDir = new Option<string>("--state-dir") { Description = "Where pinned namespaces and roots live.", DefaultValueFactory = _ => "/var/lib/thaw" };
-        var command = new Command("demo", "Show Thaw at work: fill the pools, start a zygote, run sandboxes from them (isolation, limits, start latency per phase), run the example Python functions cold and warm, clean up.")
+        var command = new Command("demo", "Show Thaw at work: start thawd, deploy the example functions (examples/) and call each cold and warm over HTTP with the cold start's phases, stop thawd; then run sandboxes straight from the pools and a zygote (isolation, limits, start latency per phase); check nothing is left.")
         {
             stateDir,
         };
@@ -35,6 +35,13 @@ internal static class DemoCommand
     private static async Task<int> RunAsync(string stateDir)
     {
         var console = AnsiConsole.Console;
+        string serviceDir = Path.Combine(stateDir, "demo-service");
+        console.Write(new Rule("[bold]the service: thawd, deploy, invoke[/]").LeftJustified());
+        int thawdPid = await DemoService.ShowAsync(console, serviceDir, Name);
+        int left = Verify(console, serviceDir, thawdPid, "thawd or zygote");
+        if (left == 0 && Directory.Exists(serviceDir))
+            Directory.Delete(serviceDir, recursive: true); // registry and code of the demo's functions
+        console.Write(new Rule("[bold]one level down: pools, a zygote, sandboxes[/]").LeftJustified());
         stateDir = Path.Combine(stateDir, "demo");
         var options = new ThawOptions { Name = Name, StateDir = stateDir, EnableBridge = true };
         options.BridgeNetns.Subnet = "10.216.0.0/24";
@@ -62,14 +69,16 @@ internal static class DemoCommand
             await ShowIsolation(console, spawner, code);
             await ShowStartLatency(console, spawner);
             await ShowLimits(console, spawner);
-            await DemoPython.Show(console, spawner, logger);
         }
         finally
         {
             console.Status().Start("stopping: zygote, then every pooled resource...", _ => host.Dispose());
             Directory.Delete(code, recursive: true);
         }
-        return Verify(console, stateDir, zygotePid);
+        left += Verify(console, stateDir, zygotePid, "zygote");
+        console.MarkupLine("Next: [blue]./thaw serve[/] runs thawd; [blue]./thaw deploy examples/hello[/] and [blue]./thaw invoke hello '{\"name\":\"you\"}'[/] call it; " +
+            "[blue]./thaw run -- /bin/sh -c 'echo hi'[/] runs one sandbox; [blue]./thaw bench http|startup|python[/] measure against the floor, runc and Docker.");
+        return left == 0 ? 0 : 1;
     }
 
     private static async Task ShowIsolation(IAnsiConsole console, SandboxSpawner spawner, string code)
@@ -122,19 +131,36 @@ internal static class DemoCommand
         console.Write(table);
     }
 
-    private static int Verify(IAnsiConsole console, string stateDir, int zygotePid)
+    /// <summary>Counts what is left of the instance under <paramref name="stateDir"/>: mounts, links, cgroups, and the process it ran.</summary>
+    private static int Verify(IAnsiConsole console, string stateDir, int pid, string what)
     {
         int mounts = MountTable.Read().MountPointsUnder(stateDir).Count;
         using var netlink = new NetlinkSocket();
         int links = netlink.ListLinks().Count(l => l.Name.StartsWith(Name, StringComparison.Ordinal));
         int cgroups = CgroupHierarchy.Detect().MountPaths.Count(m => Directory.Exists(Path.Combine(m, Name)));
-        int processes = zygotePid > 0 && Directory.Exists($"/proc/{zygotePid}") ? 1 : 0;
+        int processes = (pid > 0 && Directory.Exists($"/proc/{pid}") ? 1 : 0) + ZygotesUnder(stateDir);
         int left = mounts + links + cgroups + processes;
         console.MarkupLine(left == 0
-            ? "[green]stopped; nothing left behind[/] (no zygote, no mounts under the state dir, no thawdemo links or cgroups)."
-            : $"[red]left behind: {mounts} mounts, {links} links, {cgroups} cgroups, {processes} zygote[/]");
-        console.MarkupLine("Next: [blue]./thaw run -- /bin/sh -c 'echo hi'[/] runs one sandbox; [blue]./thaw bench startup[/] compares sandbox starts with runc and Docker; [blue]./thaw bench python[/] compares Python cold starts with a fresh interpreter in runc.");
-        return left == 0 ? 0 : 1;
+            ? $"[green]stopped; nothing left behind[/] (no {what} process, no mounts under {stateDir}, no {Name} links or cgroups)."
+            : $"[red]left behind: {mounts} mounts, {links} links, {cgroups} cgroups, {processes} processes[/]");
+        return left;
+    }
+
+    /// <summary>Zygote processes whose command line names this state dir (a zygote outliving thawd would be a leak).</summary>
+    private static int ZygotesUnder(string stateDir)
+    {
+        int count = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                string cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                if (cmdline.Contains("zygote.py", StringComparison.Ordinal) && cmdline.Contains(stateDir + "/", StringComparison.Ordinal))
+                    count++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return count;
     }
 
     private static string Ms(long from, long to) =>

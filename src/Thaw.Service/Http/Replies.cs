@@ -24,6 +24,9 @@ internal static class Replies
 
     public static Task ErrorAsync(HttpContext http, int status, string code, string message, JsonObject? extra = null)
     {
+        // A refused oversized body is left unread: the connection cannot carry another request.
+        if (status == 413)
+            http.Response.Headers.Connection = "close";
         var body = new JsonObject { ["error"] = message, ["code"] = code };
         if (extra is not null)
             foreach (var (key, value) in extra.ToList())
