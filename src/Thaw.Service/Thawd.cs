@@ -134,11 +134,10 @@ public sealed partial class Thawd : IAsyncDisposable
                 continue;
             }
             // What its deploy saw it import: its first call after a restart forks from that zygote again.
-            if (record.Zygote != "root" && Python.ImportCache is { } cache)
+            if (record.Modules.Count > 0 && Python.ImportCache is { } cache)
             {
-                IReadOnlyList<string> packages = record.Zygote.Split(',');
-                cache.Learn(record.Name, packages);
-                zygotes.Add(packages);
+                cache.Learn(record.Name, record.Modules);
+                zygotes.Add(record.Modules);
             }
         }
         if (Options.ZygoteSeed is { } seed)

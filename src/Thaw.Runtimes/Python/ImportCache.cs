@@ -57,6 +57,13 @@ public sealed partial class ImportCache : IAsyncDisposable
             return _functions.TryGetValue(function, out var learned) ? new SortedSet<string>(learned.Packages, StringComparer.Ordinal) : new SortedSet<string>();
     }
 
+    /// <summary>The modules <paramref name="function"/>'s sandboxes were seen to load from packages, as they reported them.</summary>
+    public IReadOnlyList<string> ModulesOf(string function)
+    {
+        lock (_lock)
+            return _functions.TryGetValue(function, out var learned) ? [.. learned.Modules.Order(StringComparer.Ordinal)] : [];
+    }
+
     /// <summary>
     /// The zygote <paramref name="function"/>'s next sandbox forks from: the deepest live node whose
     /// packages it all uses (the root while nothing is learned). Dispose the lease when the sandbox is gone.

@@ -56,10 +56,11 @@ public sealed class Deployer(Thawd thawd)
 
             long validateStarted = Stopwatch.GetTimestamp();
             var (zygote, seen) = thawd.Options.ValidateOnDeploy ? await ValidateAsync(deployment).ConfigureAwait(false) : ("root", []);
+            var modules = thawd.Python.ImportCache?.ModulesOf(name) ?? [];
             double validateMs = Stopwatch.GetElapsedTime(validateStarted).TotalMilliseconds;
 
             var installed = paths.Select(Path.GetFileName).OfType<string>().ToList();
-            thawd.Registry.Put(new FunctionRecord(name, version, committed, sha256, deployment.DeployedAt, installed, zygote));
+            thawd.Registry.Put(new FunctionRecord(name, version, committed, sha256, deployment.DeployedAt, installed, zygote, modules));
             thawd.Cache.Deploy(deployment);
             if (previous is not null)
                 thawd.RetireCode(name, previous.Version);

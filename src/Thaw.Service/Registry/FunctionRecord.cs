@@ -14,6 +14,11 @@ namespace Thaw.Service.Registry;
 /// <param name="DeployedAt">When the deploy was committed, in UTC.</param>
 /// <param name="Installed">Packages the deploy installed, as install-cache directory names (e.g. "requests-2.31.0").</param>
 /// <param name="Zygote">The zygote the function forks from: "root", or the packages it pre-imports (e.g. "numpy,PIL").</param>
+/// <param name="Modules">
+/// The modules its deploy's validation start loaded from packages (as the runtime reports them):
+/// after a restart its zygote is rebuilt importing exactly these (top-level names alone would miss
+/// e.g. PIL.Image, which "import PIL" does not load).
+/// </param>
 public sealed record FunctionRecord(
     string Name,
     int Version,
@@ -21,4 +26,5 @@ public sealed record FunctionRecord(
     string Sha256,
     DateTimeOffset DeployedAt,
     IReadOnlyList<string> Installed,
-    string Zygote);
+    string Zygote,
+    IReadOnlyList<string> Modules);

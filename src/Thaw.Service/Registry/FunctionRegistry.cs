@@ -23,7 +23,7 @@ public sealed class FunctionRegistry : IDisposable
     private const int SqliteCorrupt = 11;
     private const int SqliteNotADb = 26;
 
-    private const string Columns = "name, version, code_dir, sha256, deployed_at, installed_json, zygote";
+    private const string Columns = "name, version, code_dir, sha256, deployed_at, installed_json, zygote, modules_json";
 
     // A SqliteConnection is not safe to share between threads, and SQLite runs one write at a time
     // per database anyway, so a pool of connections would buy nothing for deploys; the registry's
@@ -126,7 +126,7 @@ public sealed class FunctionRegistry : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var transaction = _connection.BeginTransaction();
-            using (var put = Command($"INSERT OR REPLACE INTO functions ({Columns}) VALUES ($name, $version, $code_dir, $sha256, $deployed_at, $installed, $zygote)", transaction))
+            using (var put = Command($"INSERT OR REPLACE INTO functions ({Columns}) VALUES ($name, $version, $code_dir, $sha256, $deployed_at, $installed, $zygote, $modules)", transaction))
             {
                 put.Parameters.AddWithValue("$name", record.Name);
                 put.Parameters.AddWithValue("$version", record.Version);
@@ -135,6 +135,7 @@ public sealed class FunctionRegistry : IDisposable
                 put.Parameters.AddWithValue("$deployed_at", record.DeployedAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
                 put.Parameters.AddWithValue("$installed", JsonSerializer.Serialize([.. record.Installed], RegistryJson.Default.StringArray));
                 put.Parameters.AddWithValue("$zygote", record.Zygote);
+                put.Parameters.AddWithValue("$modules", JsonSerializer.Serialize([.. record.Modules], RegistryJson.Default.StringArray));
                 put.ExecuteNonQuery();
             }
             // A record put without NextVersion (an import, a restore) still moves the counter past
@@ -220,7 +221,8 @@ public sealed class FunctionRegistry : IDisposable
                 sha256 TEXT NOT NULL,
                 deployed_at TEXT NOT NULL,
                 installed_json TEXT NOT NULL,
-                zygote TEXT NOT NULL
+                zygote TEXT NOT NULL,
+                modules_json TEXT NOT NULL
             ) STRICT;
             CREATE TABLE IF NOT EXISTS versions (
                 name TEXT PRIMARY KEY NOT NULL,
@@ -239,7 +241,8 @@ public sealed class FunctionRegistry : IDisposable
         Sha256: reader.GetString(3),
         DeployedAt: DateTimeOffset.ParseExact(reader.GetString(4), "O", CultureInfo.InvariantCulture),
         Installed: JsonSerializer.Deserialize(reader.GetString(5), RegistryJson.Default.StringArray) ?? [],
-        Zygote: reader.GetString(6));
+        Zygote: reader.GetString(6),
+        Modules: JsonSerializer.Deserialize(reader.GetString(7), RegistryJson.Default.StringArray) ?? []);
 
     private SqliteCommand Command(string sql, SqliteTransaction? transaction = null)
     {

@@ -70,9 +70,12 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
             logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
         var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
         Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
-        var zygote = sandbox.Python.ForkedFrom.Modules;
-        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, zygote.Count == 0 ? "root" : string.Join(',', zygote), phases).WithRelease(() => cache.Release(lease, healthy: true));
+        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteName(sandbox.Python.ForkedFrom.Modules), phases).WithRelease(() => cache.Release(lease, healthy: true));
     }
+
+    /// <summary>"root", or the top-level packages the zygote imported (its modules, as reported, can be hundreds).</summary>
+    private static string ZygoteName(IReadOnlyList<string> modules) => modules.Count == 0 ? "root"
+        : string.Join(',', modules.Select(m => m[(m.IndexOf(':', StringComparison.Ordinal) + 1)..].Split('.')[0]).Distinct().Order(StringComparer.Ordinal));
 
     private static CallPhases Phases(SandboxLease lease, double callMs, double handlerMs, double totalMs)
     {

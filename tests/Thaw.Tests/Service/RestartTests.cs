@@ -34,7 +34,7 @@ public sealed class RestartTests
             await Thaw.Tests.Support.Wait.UntilAsync(() => thawd.Thawd.Python.ImportCache!.Nodes.Any(n => n.Packages.Contains("numpy")), TimeSpan.FromSeconds(30), "the numpy zygote rebuilt");
             using var numeric = await thawd.InvokeAsync("numeric", "{}");
             Assert.Equal("6", await numeric.Content.ReadAsStringAsync());
-            Assert.Contains("numpy", numeric.Headers.GetValues("X-Thaw-Zygote").Single(), StringComparison.Ordinal);
+            Assert.Equal("numpy", numeric.Headers.GetValues("X-Thaw-Zygote").Single());
         }
         finally
         {

@@ -33,7 +33,7 @@ internal static class HttpBench
         thawdOptions.Resources.StateDir = Path.Combine(options.StateDir, "bench-http");
         int pool = Math.Max(16, options.Clients.Max() + 4);
         thawdOptions.Resources.Netns.Size = thawdOptions.Resources.Cgroups.Size = thawdOptions.Resources.Roots.Size = pool;
-        await using var thawd = await console.Status().StartAsync("starting thawd (pools, zygote)...", _ => Thawd.StartAsync(thawdOptions, loggers));
+        var thawd = await console.Status().StartAsync("starting thawd (pools, zygote)...", _ => Thawd.StartAsync(thawdOptions, loggers));
         string work = Directory.CreateTempSubdirectory("thaw-bench-http-").FullName;
         try
         {
@@ -77,6 +77,10 @@ internal static class HttpBench
         finally
         {
             Directory.Delete(work, recursive: true);
+            await thawd.DisposeAsync();
+            // Its registry and code: a bench leaves no functions behind (thawd removed every mount under it).
+            if (Thaw.Linux.Mounts.MountTable.Read().MountPointsUnder(thawdOptions.Resources.StateDir).Count == 0)
+                Directory.Delete(thawdOptions.Resources.StateDir, recursive: true);
         }
     }
 

@@ -100,7 +100,7 @@ public sealed class CodeStoreTests : IDisposable
         {
             int v = registry.NextVersion("hello");
             kept = store.Commit(Stage(store, "v1"), "hello", v);
-            registry.Put(new FunctionRecord("hello", v, kept, new string('0', 64), DateTimeOffset.UtcNow, [], "root"));
+            registry.Put(new FunctionRecord("hello", v, kept, new string('0', 64), DateTimeOffset.UtcNow, [], "root", []));
             store.Commit(Stage(store, "v2"), "hello", registry.NextVersion("hello")); // the deploy died here
         }
         using (var registry = FunctionRegistry.Open(Path.Combine(_dir, "registry.db")))

@@ -13,14 +13,16 @@ public sealed class FunctionRegistryTests : IDisposable
 
     private static FunctionRecord Record(string name, int version, params string[] installed) => new(
         name, version, $"/state/functions/{name}/{version}", new string('a', 64),
-        new DateTimeOffset(2025, 3, 4, 5, 6, 7, TimeSpan.Zero).AddTicks(1234567), installed, installed.Length == 0 ? "root" : "numpy,PIL");
+        new DateTimeOffset(2025, 3, 4, 5, 6, 7, TimeSpan.Zero).AddTicks(1234567), installed, installed.Length == 0 ? "root" : "numpy,PIL",
+        installed.Length == 0 ? [] : ["PIL", "PIL.Image", "numpy"]);
 
-    // FunctionRecord's generated equality compares Installed by reference; a record read back has a new list.
+    // FunctionRecord's generated equality compares Installed and Modules by reference; a record read back has a new list.
     private static void AssertSameRecord(FunctionRecord expected, FunctionRecord? actual)
     {
         Assert.NotNull(actual);
-        Assert.Equal(expected with { Installed = [] }, actual with { Installed = [] });
+        Assert.Equal(expected with { Installed = [], Modules = [] }, actual with { Installed = [], Modules = [] });
         Assert.Equal(expected.Installed, actual.Installed);
+        Assert.Equal(expected.Modules, actual.Modules);
     }
 
     [Fact]
