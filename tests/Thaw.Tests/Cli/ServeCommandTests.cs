@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Thaw.Linux.Cgroups;
+using Thaw.Linux.Processes;
+using Thaw.Tests.Service;
+using Thaw.Tests.Support;
+
+namespace Thaw.Tests.Cli;
+
+/// <summary>
+/// `thaw serve` as an operator runs it: a process that says where it listens, stops cleanly on
+/// SIGTERM, and — killed outright — leaves what the next start sweeps, with its functions kept.
+/// </summary>
+public sealed class ServeCommandTests : IDisposable
+{
+    private readonly Thaw.Resources.ThawNaming _naming = TestInstance.NewNaming("thawr");
+    private readonly List<string> _dirs = [];
+
+    [Fact]
+    public async Task Sigterm_stops_it_cleanly_and_after_a_crash_the_next_start_sweeps_and_keeps_the_functions()
+    {
+        var (serve, url) = await StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+        string dir = TestInstance.NewTempDir("thaw-test-fn-");
+        _dirs.Add(dir);
+        File.WriteAllText(Path.Combine(dir, "thaw.toml"), "name = \"kept\"\n");
+        File.WriteAllText(Path.Combine(dir, "f.py"), "def f(event):\n    return 'kept'\n");
+        using (var deployed = await http.PutAsync("v1/functions/kept", new ByteArrayContent(ThawdInstance.TarGz(dir))))
+            Assert.Equal(HttpStatusCode.Created, deployed.StatusCode);
+        using (var call = await http.PostAsync("v1/functions/kept/invoke", new StringContent("{}", Encoding.UTF8)))
+            Assert.Equal("\"kept\"", await call.Content.ReadAsStringAsync());
+
+        // Crash: SIGKILL leaves the zygote, a warm sandbox, mounts and cgroups behind.
+        serve.Kill();
+        await serve.WaitForExitAsync();
+        Assert.NotEmpty(LeakCensus.MountsUnder(_naming.StateDir));
+
+        var (again, url2) = await StartAsync();
+        using var http2 = new HttpClient { BaseAddress = new Uri(url2), Timeout = TimeSpan.FromSeconds(60) };
+        using (var call = await http2.PostAsync("v1/functions/kept/invoke", new StringContent("{}", Encoding.UTF8)))
+        {
+            Assert.Equal(HttpStatusCode.OK, call.StatusCode);
+            Assert.Equal("cold", call.Headers.GetValues("X-Thaw-Start").Single());
+        }
+        // Only the new thawd's zygote (and what it forked) runs: the crashed one's went with its cgroups.
+        var zygotes = ZygotesUnder(_naming.StateDir);
+        Assert.NotEmpty(zygotes);
+        Assert.All(zygotes, pid => Assert.True(Parent(pid) == again.Id || zygotes.Contains(Parent(pid)), $"zygote process {pid} is not the new thawd's"));
+
+        Assert.True(Signals.Terminate(again.Id));
+        await again.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, again.ExitCode);
+        Assert.Empty(LeakCensus.MountsUnder(_naming.StateDir));
+        Assert.Empty(ZygotesUnder(_naming.StateDir));
+        Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
+    }
+
+    private async Task<(Process Process, string Url)> StartAsync()
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "serve", "--listen", "127.0.0.1:0", "--state-dir", _naming.StateDir, "--name", _naming.Name, "--pool-size", "2", "--log-level", "warning" })
+            psi.ArgumentList.Add(arg);
+        var process = Process.Start(psi)!;
+        _ = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            if (line.StartsWith("thawd ready on ", StringComparison.Ordinal))
+            {
+                _ = process.StandardOutput.ReadToEndAsync();
+                return (process, line["thawd ready on ".Length..].Trim());
+            }
+        throw new InvalidOperationException($"thaw serve exited ({process.ExitCode}) without saying it was ready");
+    }
+
+    private static List<int> ZygotesUnder(string stateDir) =>
+        [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _)).Select(int.Parse!).Where(pid =>
+        {
+            try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains("zygote.py", StringComparison.Ordinal) && File.ReadAllText($"/proc/{pid}/cmdline").Contains(stateDir + "/", StringComparison.Ordinal); }
+            catch (IOException) { return false; }
+        })];
+
+    private static int Parent(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 4)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public void Dispose()
+    {
+        foreach (var dir in _dirs)
+            Directory.Delete(dir, recursive: true);
+        if (Directory.Exists(_naming.StateDir) && LeakCensus.MountsUnder(_naming.StateDir).Count == 0)
+            Directory.Delete(_naming.StateDir, recursive: true);
+    }
+}
