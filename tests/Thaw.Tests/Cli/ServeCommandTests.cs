@@ -16,6 +16,7 @@ public sealed class ServeCommandTests : IDisposable
 {
     private readonly Thaw.Resources.ThawNaming _naming = TestInstance.NewNaming("thawr");
     private readonly List<string> _dirs = [];
+    private readonly List<Process> _started = [];
 
     [Fact]
     public async Task Sigterm_stops_it_cleanly_and_after_a_crash_the_next_start_sweeps_and_keeps_the_functions()
@@ -62,6 +63,7 @@ public sealed class ServeCommandTests : IDisposable
         foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "serve", "--listen", "127.0.0.1:0", "--state-dir", _naming.StateDir, "--name", _naming.Name, "--pool-size", "2", "--log-level", "warning" })
             psi.ArgumentList.Add(arg);
         var process = Process.Start(psi)!;
+        _started.Add(process);
         _ = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
@@ -88,6 +90,13 @@ public sealed class ServeCommandTests : IDisposable
 
     public void Dispose()
     {
+        // A failed assertion must not leave a thawd running: stop it as an operator would.
+        foreach (var process in _started.Where(p => !p.HasExited))
+        {
+            Signals.Terminate(process.Id);
+            if (!process.WaitForExit(60_000))
+                process.Kill();
+        }
         foreach (var dir in _dirs)
             Directory.Delete(dir, recursive: true);
         if (Directory.Exists(_naming.StateDir) && LeakCensus.MountsUnder(_naming.StateDir).Count == 0)
