@@ -7,5 +7,8 @@ internal static class CliLogging
 {
     public static ILoggerFactory Create(LogLevel minimum = LogLevel.Information) => LoggerFactory.Create(b => b
         .SetMinimumLevel(minimum)
+        // ASP.NET Core logs every request at Information: thawd's own log says what matters; its
+        // framework chatter only when asked for (debug, trace).
+        .AddFilter("Microsoft", minimum <= LogLevel.Debug ? minimum : LogLevel.Warning)
         .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
 }
