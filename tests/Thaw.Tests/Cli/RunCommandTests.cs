@@ -49,15 +49,24 @@ public sealed class RunCommandTests : IDisposable
     [Fact]
     public async Task A_SIGKILLed_thaw_run_takes_its_zygote_and_sandbox_along_and_the_next_run_sweeps_the_rest()
     {
-        using var first = Start("run", "--", "/bin/sh", "-c", "echo started; exec sleep 60");
-        string? line = await first.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.Equal("started", line);
-        var zygotes = ChildrenNamed(first.Id, "python3");
-        Assert.Single(zygotes);
-        int sleeper = Support.LeakCensus.Run("pgrep", "-f", "^sleep 60$").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Single();
-
-        first.Kill(); // SIGKILL: thawd's cleanup never runs
-        await first.WaitForExitAsync();
+        // A sleep no other test runs (tests run in parallel; another's `sleep 60` would match too).
+        string duration = "60." + Random.Shared.Next(100_000, 999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var first = Start("run", "--", "/bin/sh", "-c", "echo started; exec sleep " + duration);
+        List<int> zygotes;
+        int sleeper;
+        try
+        {
+            string? line = await first.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal("started", line);
+            zygotes = ChildrenNamed(first.Id, "python3");
+            Assert.Single(zygotes);
+            sleeper = Support.LeakCensus.Run("pgrep", "-f", $"^sleep {duration}$").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Single();
+        }
+        finally
+        {
+            first.Kill(); // SIGKILL: thawd's cleanup never runs
+            await first.WaitForExitAsync();
+        }
 
         // The zygote sees its connection close, kills its sandboxes and exits.
         await Support.Wait.UntilAsync(() => !Directory.Exists($"/proc/{zygotes[0]}") && !Runs(sleeper), TimeSpan.FromSeconds(20), "zygote and sandbox gone");
