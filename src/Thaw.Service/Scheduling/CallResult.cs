@@ -3,18 +3,19 @@ using Thaw.Runtimes.Python;
 namespace Thaw.Service.Scheduling;
 
 /// <summary>
-/// One call's outcome, the zygote its sandbox was forked from ("root" or the modules it had imported), and where its time went (what the Server-Timing header reports). Its sandbox
-/// is still the call's: <see cref="Release"/> it once the reply is sent, so that a sandbox that
-/// is stopped after its call (keep_alive = 0, outdated) tears down after the reply, not during it.
+/// One call's outcome, the zygote its sandbox was forked from ("root" or the modules it had
+/// imported), and where its time went (what the Server-Timing header reports). Its sandbox is back
+/// in the handler cache already; <see cref="Release"/> once the reply is sent stops it if it is not
+/// kept (keep_alive = 0, outdated), so that teardown happens after the reply, not during it.
 /// </summary>
 public sealed record CallResult(Invocation Invocation, string Function, int Version, string SandboxId, bool Cold, string Zygote, CallPhases Phases)
 {
-    /// <summary>Gives the sandbox back to the handler cache (once; later calls do nothing).</summary>
+    /// <summary>Stops the call's sandbox if it is not kept (once; later calls do nothing).</summary>
     public void Release() => Interlocked.Exchange(ref _release, null)?.Invoke();
 
     private Action? _release;
 
-    internal CallResult WithRelease(Action release)
+    internal CallResult WithRelease(Action? release)
     {
         _release = release;
         return this;

@@ -178,7 +178,11 @@ public sealed partial class HandlerCache : IAsyncDisposable
     /// Gives a call's sandbox back: to the next queued call, to the idle list, or, when it is broken
     /// (<paramref name="healthy"/> false: timed out, crashed), outdated or not to be kept, stopped.
     /// </summary>
-    public void Release(SandboxLease lease, bool healthy)
+    /// <returns>
+    /// With <paramref name="deferStop"/>, the stop of a sandbox that is not kept, for the caller to
+    /// run once its reply is sent (teardown then does not compete with the reply); null when there is none.
+    /// </returns>
+    public Action? Release(SandboxLease lease, bool healthy, bool deferStop = false)
     {
         var sandbox = lease.Sandbox;
         var pool = sandbox.Pool;
@@ -193,7 +197,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             sandbox.Priority = _clock + pool.Frequency * Math.Max(sandbox.ColdStartMs, 0.001) / Math.Max(1.0, sandbox.ReservedBytes / (double)(1 << 20));
             bool current = healthy && !pool.Removed && !_disposed && sandbox.Deployment.Version == pool.Current.Version;
             if (current && HandToWaiterLocked(pool, sandbox))
-                return;
+                return null;
             if (!current || pool.KeepAlive(_options) == TimeSpan.Zero)
             {
                 stop = RetireLocked(sandbox);
@@ -214,10 +218,14 @@ public sealed partial class HandlerCache : IAsyncDisposable
             else
                 pool.Idle.Add(sandbox);
         }
-        if (stop is not null)
-            Stop(stop);
         foreach (var victim in evicted)
             Stop(victim);
+        if (stop is null)
+            return null;
+        if (deferStop)
+            return () => Stop(stop);
+        Stop(stop);
+        return null;
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace Thaw.Service.Scheduling;
 /// </summary>
 public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string, FunctionLog> logs)
 {
-    /// <summary>Makes one call; the caller must <see cref="CallResult.Release"/> the result once its reply is sent.</summary>
+    /// <summary>Makes one call; the caller calls <see cref="CallResult.Release"/> once its reply is sent (a sandbox not kept stops then).</summary>
     public async Task<CallResult> InvokeAsync(string function, ReadOnlyMemory<byte> eventJson, CancellationToken token)
     {
         long requested = Stopwatch.GetTimestamp();
@@ -65,12 +65,15 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
             throw;
         }
         double callMs = Stopwatch.GetElapsedTime(called).TotalMilliseconds;
+        // Back in the cache now (the client's next call may arrive before this reply is flushed);
+        // only the teardown of a sandbox that is not kept waits for the reply.
+        var stopLater = cache.Release(lease, healthy: true, deferStop: true);
         double totalMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
         if (invocation.Error is { } error)
             logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
         var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
         Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
-        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteName(sandbox.Python.ForkedFrom.Modules), phases).WithRelease(() => cache.Release(lease, healthy: true));
+        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteName(sandbox.Python.ForkedFrom.Modules), phases).WithRelease(stopLater);
     }
 
     /// <summary>"root", or the top-level packages the zygote imported (its modules, as reported, can be hundreds).</summary>

@@ -40,12 +40,20 @@ public sealed class ApiTests : IAsyncLifetime
             Assert.Equal("warm", second.Headers.GetValues("X-Thaw-Start").Single());
         }
 
+        // Back to back, one client: every call finds the sandbox the previous one returned.
+        for (int i = 0; i < 10; i++)
+        {
+            using var again = await _thawd.InvokeAsync("echo", "{}");
+            Assert.Equal("warm", again.Headers.GetValues("X-Thaw-Start").Single());
+        }
+        Assert.Single(_thawd.Thawd.Spawner.Live);
+
         using (var list = JsonDocument.Parse(await _thawd.Http.GetStringAsync("v1/functions")))
             Assert.Equal("echo", list.RootElement.GetProperty("functions")[0].GetProperty("name").GetString());
         using (var describe = JsonDocument.Parse(await _thawd.Http.GetStringAsync("v1/functions/echo")))
         {
             Assert.Equal(1, describe.RootElement.GetProperty("invocations").GetProperty("cold").GetInt32());
-            Assert.Equal(1, describe.RootElement.GetProperty("invocations").GetProperty("warm").GetInt32());
+            Assert.Equal(11, describe.RootElement.GetProperty("invocations").GetProperty("warm").GetInt32());
             Assert.Equal(1, describe.RootElement.GetProperty("sandboxes").GetProperty("idle").GetInt32() + describe.RootElement.GetProperty("sandboxes").GetProperty("frozen").GetInt32());
         }
 
