@@ -3,6 +3,14 @@ using Spectre.Console;
 using Thaw.Cli.Client;
 using Thaw.Cli.Commands;
 
+// Socket continuations run on the epoll thread that saw the completion instead of being queued to
+// the thread pool: a warm call's reply from its sandbox reaches the HTTP response without a thread
+// hop (thaw bench http: see docs/benchmarks.md). Read once, before the first socket is used; thawd
+// keeps synchronous work off those paths (the zygote has its own reader thread; archives unpack on
+// the thread pool). An explicit setting in the environment wins.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+
 // Piped or captured output (CI logs, `| tee`) has no terminal width; keep tables readable there.
 if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = 160;

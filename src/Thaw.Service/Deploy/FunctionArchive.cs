@@ -36,6 +36,9 @@ public static class FunctionArchive
     {
         CheckArguments(archive, destination, options);
         var buffer = await ArchiveBuffer.ReadAsync(archive, options, cancellationToken).ConfigureAwait(false);
+        // Unpacking is synchronous file work: not on the I/O thread the last read may have completed
+        // on (Kestrel runs requests inline on its I/O threads; inline socket completions likewise).
+        await Task.Yield();
         await using (buffer.ConfigureAwait(false))
             return ExtractBuffered(buffer, destination, options);
     }
