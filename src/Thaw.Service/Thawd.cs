@@ -63,6 +63,12 @@ public sealed partial class Thawd : IAsyncDisposable
 
     internal Invoker Invoker { get; private set; } = null!;
 
+    /// <summary>
+    /// Deploys and removals, one at a time: a removal's code cleanup must not meet a deploy of the
+    /// same name half-way (it would delete the new version's directory).
+    /// </summary>
+    internal SemaphoreSlim FunctionChanges { get; } = new(1, 1);
+
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
     /// <summary>Starts everything; on any failure what was started is stopped again and the error says why.</summary>
@@ -179,17 +185,25 @@ public sealed partial class Thawd : IAsyncDisposable
     /// <summary>Removes a function: its sandboxes drain and stop, its code and record go. False if there is no such function.</summary>
     internal async Task<(bool Removed, int Sandboxes)> RemoveAsync(string name)
     {
-        var record = Registry.Get(name);
-        if (record is null)
-            return (false, 0);
-        Registry.Remove(name);
-        int sandboxes = await Cache.RemoveAsync(name).ConfigureAwait(false);
-        Python.ImportCache?.Forget(name);
-        lock (_retired)
-            _retired.RemoveAll(r => r.Name == name);
-        Code.RemoveAll(name);
-        _logs.TryRemove(name, out _);
-        return (true, sandboxes);
+        await FunctionChanges.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var record = Registry.Get(name);
+            if (record is null)
+                return (false, 0);
+            Registry.Remove(name);
+            int sandboxes = await Cache.RemoveAsync(name).ConfigureAwait(false);
+            Python.ImportCache?.Forget(name);
+            lock (_retired)
+                _retired.RemoveAll(r => r.Name == name);
+            Code.RemoveAll(name);
+            _logs.TryRemove(name, out _);
+            return (true, sandboxes);
+        }
+        finally
+        {
+            FunctionChanges.Release();
+        }
     }
 
     private async Task StartHttpAsync(ILoggerFactory loggers)

@@ -17,7 +17,6 @@ namespace Thaw.Service.Deploy;
 /// </summary>
 public sealed class Deployer(Thawd thawd)
 {
-    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
     public async Task<DeployResult> DeployAsync(string name, Stream archive, CancellationToken token)
     {
@@ -25,7 +24,7 @@ public sealed class Deployer(Thawd thawd)
             throw new DeployException(400, "bad_name", $"function name '{name}' must be 1-63 characters of a-z, 0-9 and '-', starting with a letter");
         // Deploys are rare and slow (installs, a validation start): one at a time keeps versions and
         // the zygote tree simple to reason about.
-        await _oneAtATime.WaitAsync(token).ConfigureAwait(false);
+        await thawd.FunctionChanges.WaitAsync(token).ConfigureAwait(false);
         string staging = thawd.Code.NewStaging();
         string? committed = null;
         int version = 0;
@@ -80,7 +79,7 @@ public sealed class Deployer(Thawd thawd)
         }
         finally
         {
-            _oneAtATime.Release();
+            thawd.FunctionChanges.Release();
         }
     }
 
