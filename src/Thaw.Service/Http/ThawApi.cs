@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Thaw.Service.Http;
 
@@ -11,7 +13,7 @@ namespace Thaw.Service.Http;
 /// a status that says whose problem it is: 4xx for the caller's input, 429/503 with Retry-After
 /// when the node is full, 5xx when a sandbox or thawd failed.
 /// </summary>
-internal static class ThawApi
+internal static partial class ThawApi
 {
     public static void Map(IEndpointRouteBuilder app, Thawd thawd)
     {
@@ -76,6 +78,18 @@ internal static class ThawApi
         {
             await Replies.ErrorAsync(http, status, code, e.Message, extra).ConfigureAwait(false);
         }
+        catch (Exception e) when (!http.Response.HasStarted && e is not OperationCanceledException)
+        {
+            // thawd's own failure: said as JSON like every other error, and logged with its stack.
+            Log.Failed(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("thawd.api"), http.Request.Method, http.Request.Path, e);
+            await Replies.ErrorAsync(http, 500, "internal", $"thawd failed: {e.Message}").ConfigureAwait(false);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 900, Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+        public static partial void Failed(ILogger logger, string method, string path, Exception error);
     }
 
     internal static bool IsJson(ReadOnlySpan<byte> body)
