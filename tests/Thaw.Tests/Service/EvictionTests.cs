@@ -8,7 +8,9 @@ public sealed class EvictionTests : IAsyncLifetime
 {
     private ThawdInstance _thawd = null!;
 
-    public async Task InitializeAsync() => _thawd = await ThawdInstance.StartAsync();
+    // No freezing here: a sandbox is out of the idle list for the moment the freezer pauses it, and
+    // these tests count exactly which idle sandboxes eviction sees.
+    public async Task InitializeAsync() => _thawd = await ThawdInstance.StartAsync(o => o.HandlerCache.FreezeAfter = TimeSpan.FromHours(1));
 
     public async Task DisposeAsync() => await _thawd.DisposeAsync();
 
