@@ -169,7 +169,7 @@ public sealed class PythonRuntime : IAsyncDisposable
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             deadline.CancelAfter(_options.InitTimeout);
-            using var ready = await InvocationFrames.ReadAsync(sandbox.Channel!, deadline.Token).ConfigureAwait(false);
+            using var ready = await InvocationFrames.ReadAsync(sandbox.Channel!, new byte[16 << 10], deadline.Token).ConfigureAwait(false);
             if (ready is null)
             {
                 var exit = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);

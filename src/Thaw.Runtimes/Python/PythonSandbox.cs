@@ -12,6 +12,8 @@ namespace Thaw.Runtimes.Python;
 public sealed class PythonSandbox : IAsyncDisposable
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    /// <summary>Where replies are received (one call at a time, so one buffer): most fit, see <see cref="InvocationFrames.ReadAsync"/>.</summary>
+    private readonly byte[] _replies = new byte[16 << 10];
     private readonly TimeSpan _killTimeout;
     private readonly TimeSpan _stopGrace;
     private long _calls;
@@ -56,7 +58,7 @@ public sealed class PythonSandbox : IAsyncDisposable
             try
             {
                 await InvocationFrames.WriteInvokeAsync(socket, id, (long)timeout.TotalMilliseconds, eventJson, deadline.Token).ConfigureAwait(false);
-                reply = await InvocationFrames.ReadAsync(socket, deadline.Token).ConfigureAwait(false);
+                reply = await InvocationFrames.ReadAsync(socket, _replies, deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {
