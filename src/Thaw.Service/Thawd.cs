@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Thaw.Resources;
-using Thaw.Runtimes.Functions;
 using Thaw.Runtimes.Python;
 using Thaw.Sandboxes;
 using Thaw.Service.Deploy;
@@ -119,93 +118,6 @@ public sealed partial class Thawd : IAsyncDisposable
     private (int Count, long Bytes, long Evictions) ZygoteCensus() =>
         (1 + (Python.ImportCache?.Nodes.Count ?? 0), ZygoteBytes(), Python.ImportCache?.Evictions ?? 0);
 
-    /// <summary>The functions of the last run, each at its current version; code the registry does not name is swept.</summary>
-    private void LoadRegistry()
-    {
-        var records = Registry.List();
-        var swept = Code.Sweep(records.Select(r => (r.Name, r.Version)));
-        if (swept.Count > 0)
-            Log.SweptCode(_logger, swept.Count);
-        var zygotes = new List<IReadOnlyList<string>>();
-        foreach (var record in records)
-        {
-            try
-            {
-                var manifest = FunctionManifest.Load(record.CodeDir);
-                Cache.Deploy(new Deployment(record.Name, record.Version, record.CodeDir, manifest, record.DeployedAt));
-            }
-            catch (Exception e) when (e is ManifestException or IOException)
-            {
-                Log.FunctionUnloadable(_logger, record.Name, record.Version, e.Message);
-                continue;
-            }
-            // What its deploy saw it import: its first call after a restart forks from that zygote again.
-            if (record.Modules.Count > 0 && Python.ImportCache is { } cache)
-            {
-                cache.Learn(record.Name, record.Modules);
-                zygotes.Add(record.Modules);
-            }
-        }
-        if (Options.ZygoteSeed is { } seed)
-            zygotes.AddRange(Thaw.Runtimes.Python.ImportCache.ReadSeed(seed));
-        if (zygotes.Count > 0 && Python.ImportCache is { } importCache)
-            _ = Task.Run(async () =>
-            {
-                try { await importCache.SeedAsync(zygotes).ConfigureAwait(false); }
-                catch (Exception e) when (e is Thaw.Sandboxes.Zygotes.ZygoteException or TimeoutException or ObjectDisposedException)
-                {
-                    Log.SeedFailed(_logger, e.Message);
-                }
-            });
-    }
-
-    /// <summary>An older version's code goes once no sandbox of it is left (they drain after a redeploy).</summary>
-    internal void RetireCode(string name, int version)
-    {
-        lock (_retired)
-            _retired.Add((name, version));
-        CollectRetiredCode();
-    }
-
-    private void CollectRetiredCode()
-    {
-        List<(string Name, int Version)> done;
-        lock (_retired)
-        {
-            done = [.. _retired.Where(r => !Cache.InUse(r.Name, r.Version))];
-            _retired.RemoveAll(done.Contains);
-        }
-        foreach (var (name, version) in done)
-        {
-            try { Code.Remove(name, version); }
-            catch (IOException e) { Log.CodeRemoveFailed(_logger, name, version, e.Message); }
-        }
-    }
-
-    /// <summary>Removes a function: its sandboxes drain and stop, its code and record go. False if there is no such function.</summary>
-    internal async Task<(bool Removed, int Sandboxes)> RemoveAsync(string name)
-    {
-        await FunctionChanges.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            var record = Registry.Get(name);
-            if (record is null)
-                return (false, 0);
-            Registry.Remove(name);
-            int sandboxes = await Cache.RemoveAsync(name).ConfigureAwait(false);
-            Python.ImportCache?.Forget(name);
-            lock (_retired)
-                _retired.RemoveAll(r => r.Name == name);
-            Code.RemoveAll(name);
-            _logs.TryRemove(name, out _);
-            return (true, sandboxes);
-        }
-        finally
-        {
-            FunctionChanges.Release();
-        }
-    }
-
     private async Task StartHttpAsync(ILoggerFactory loggers)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -241,47 +153,6 @@ public sealed partial class Thawd : IAsyncDisposable
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var addresses = _web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         Url = new Uri(addresses.First(a => a.StartsWith("http://", StringComparison.Ordinal)).Replace("[::]", "localhost", StringComparison.Ordinal));
-    }
-
-    private const string WarmUpFunction = "thaw-warm-up";
-
-    /// <summary>
-    /// Calls a function of thawd's own through its HTTP API before it says ready: the first request
-    /// through Kestrel, routing, the handler cache's cold and warm paths, the Python runtime's start
-    /// and invoke, and the JSON writers pays their JIT (50–100 ms here), which should not land on the
-    /// first user's cold start. The function lives only in the handler cache (never in the registry)
-    /// and is removed again, with its sandbox and code.
-    /// </summary>
-    private async Task WarmUpAsync()
-    {
-        string dir = Path.Combine(Options.Resources.StateDir, WarmUpFunction);
-        try
-        {
-            Directory.CreateDirectory(dir);
-            File.WriteAllText(Path.Combine(dir, FunctionManifest.FileName), $"name = \"{WarmUpFunction}\"\nmemory = \"32M\"\n");
-            File.WriteAllText(Path.Combine(dir, "f.py"), "def f(event):\n    return event\n");
-            Cache.Deploy(new Deployment(WarmUpFunction, 1, dir, FunctionManifest.Load(dir), DateTimeOffset.UtcNow));
-            using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
-            for (int i = 0; i < 3; i++)
-            {
-                using var health = await http.GetAsync("healthz").ConfigureAwait(false);
-                using var invoke = await http.PostAsync($"v1/functions/{WarmUpFunction}/invoke", new StringContent("{}")).ConfigureAwait(false);
-                using var missing = await http.PostAsync("v1/functions/thaw-no-such-function/invoke", new StringContent("{}")).ConfigureAwait(false);
-                using var stats = await http.GetAsync("v1/stats").ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or ManifestException)
-        {
-            Log.WarmUpFailed(_logger, e.Message);
-        }
-        finally
-        {
-            await Cache.RemoveAsync(WarmUpFunction).ConfigureAwait(false);
-            Python.ImportCache?.Forget(WarmUpFunction);
-            _logs.TryRemove(WarmUpFunction, out _);
-            if (Directory.Exists(dir))
-                Directory.Delete(dir, recursive: true);
-        }
     }
 
     /// <summary>Stops accepting requests, lets calls in flight finish, then stops every sandbox, zygote and pool.</summary>
