@@ -32,6 +32,24 @@ public sealed class ServeCommandTests : IDisposable
         using (var call = await http.PostAsync("v1/functions/kept/invoke", new StringContent("{}", Encoding.UTF8)))
             Assert.Equal("\"kept\"", await call.Content.ReadAsStringAsync());
 
+        // No descriptor leaks per call, deploy or removal: thawd's fd count comes back (a leak of one
+        // per call or per sandbox would show as dozens). The first round loads assemblies (tar, zip).
+        int fdsBefore = 0;
+        for (int round = 0; round < 4; round++)
+        {
+            using (var deployed = await http.PutAsync("v1/functions/passing", new ByteArrayContent(PassingArchive())))
+                Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+            for (int i = 0; i < 10; i++)
+                using (var call = await http.PostAsync("v1/functions/passing/invoke", new StringContent("{}", Encoding.UTF8)))
+                    Assert.Equal(HttpStatusCode.OK, call.StatusCode);
+            using (var removed = await http.DeleteAsync("v1/functions/passing"))
+                Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+            if (round == 0)
+                fdsBefore = Directory.GetFiles($"/proc/{serve.Id}/fd").Length;
+        }
+        await Wait.UntilAsync(() => Directory.GetFiles($"/proc/{serve.Id}/fd").Length <= fdsBefore + 2, TimeSpan.FromSeconds(10),
+            $"thawd's fds back near {fdsBefore} (now {Directory.GetFiles($"/proc/{serve.Id}/fd").Length})");
+
         // Crash: SIGKILL leaves the zygote, a warm sandbox, mounts and cgroups behind.
         serve.Kill();
         await serve.WaitForExitAsync();
@@ -55,6 +73,15 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Empty(LeakCensus.MountsUnder(_naming.StateDir));
         Assert.Empty(ZygotesUnder(_naming.StateDir));
         Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
+    }
+
+    private byte[] PassingArchive()
+    {
+        string dir = TestInstance.NewTempDir("thaw-test-fn-");
+        _dirs.Add(dir);
+        File.WriteAllText(Path.Combine(dir, "thaw.toml"), "name = \"passing\"\nkeep_alive = \"0s\"\n");
+        File.WriteAllText(Path.Combine(dir, "f.py"), "def f(event):\n    return 1\n");
+        return ThawdInstance.TarGz(dir);
     }
 
     private async Task<(Process Process, string Url)> StartAsync()
