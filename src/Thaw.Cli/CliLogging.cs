@@ -10,5 +10,7 @@ internal static class CliLogging
         // ASP.NET Core logs every request at Information: thawd's own log says what matters; its
         // framework chatter only when asked for (debug, trace).
         .AddFilter("Microsoft", minimum <= LogLevel.Debug ? minimum : LogLevel.Warning)
+        // A host that fails to start (a port in use) is reported once, as `thaw: ...`, not with its stack.
+        .AddFilter("Microsoft.Extensions.Hosting", minimum <= LogLevel.Debug ? minimum : LogLevel.None)
         .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
 }
