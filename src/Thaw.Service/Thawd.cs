@@ -79,8 +79,12 @@ public sealed partial class Thawd : IAsyncDisposable
         try
         {
             thawd.Host = ResourceHost.Start(options.Resources, logger);
-            thawd.Spawner = new SandboxSpawner(thawd.Host, options.Sandboxes, logger);
             options.Python.Packages ??= options.InstallCache();
+            // Zygotes see the install cache at /packages too: a child zygote that imports a function's
+            // installed packages must find them where the function's sandboxes do.
+            Directory.CreateDirectory(options.Python.Packages.Root);
+            options.Sandboxes.Zygote.PackagesDir ??= options.Python.Packages.Root;
+            thawd.Spawner = new SandboxSpawner(thawd.Host, options.Sandboxes, logger);
             thawd.Python = new PythonRuntime(thawd.Spawner, options.Python, logger);
             thawd._rootZygoteBytes = thawd.Spawner.Zygote.MemoryBytes();
             thawd.Registry = FunctionRegistry.Open(options.RegistryPath);
