@@ -80,7 +80,7 @@ public sealed partial class Thawd
                 return (false, 0);
             Registry.Remove(name);
             int sandboxes = await Cache.RemoveAsync(name).ConfigureAwait(false);
-            Python.ImportCache?.Forget(name);
+            Python.Forget(name); // its Morula pool, what the import cache learned
             lock (_retired)
                 _retired.RemoveAll(r => r.Name == name);
             Code.RemoveAll(name);

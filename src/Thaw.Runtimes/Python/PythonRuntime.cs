@@ -138,6 +138,25 @@ public sealed class PythonRuntime : IAsyncDisposable
         return new PythonSandbox(sandbox, initMs, _options.StopGrace, _options.KillTimeout) { ForkedFrom = pool.Zygote };
     }
 
+    /// <summary>
+    /// Forgets a removed function: its Morula pool (if it had one) goes once its last sandbox has,
+    /// and what the import cache learned of it is dropped.
+    /// </summary>
+    public void Forget(string function)
+    {
+        MorulaPool? pool;
+        lock (_morula)
+            _morula.Remove(function, out pool);
+        pool?.Retire();
+        ImportCache?.Forget(function);
+    }
+
+    /// <summary>Functions with a Morula pool now (for tests and stats).</summary>
+    internal int MorulaPools
+    {
+        get { lock (_morula) return _morula.Count; }
+    }
+
     /// <summary>The function's Morula pool, joined (call <see cref="MorulaPool.Leave"/> when the sandbox is gone).</summary>
     private async Task<MorulaPool> MorulaPoolAsync(string function)
     {

@@ -89,6 +89,24 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_function_with_fresh_isolation_is_served_from_its_Morula_pool()
+    {
+        await _thawd.DeployOkAsync("fresh", "name = \"fresh\"\nisolation = \"fresh\"\n", ("f.py", "import os\ndef f(event):\n    return os.getpid()\n"));
+        using var first = await _thawd.InvokeAsync("fresh", "{}");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("cold", first.Headers.GetValues("X-Thaw-Start").Single());
+        Assert.Equal("1", await first.Content.ReadAsStringAsync()); // pid 1 of its own pid namespace
+        using (var second = await _thawd.InvokeAsync("fresh", "{}"))
+            Assert.Equal("warm", second.Headers.GetValues("X-Thaw-Start").Single());
+        Assert.Equal(1, _thawd.Thawd.Python.MorulaPools);
+
+        // Removed, its pool of fresh interpreters goes too (its zygote and their processes).
+        using (var removed = await _thawd.Http.DeleteAsync("v1/functions/fresh"))
+            Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+        Assert.Equal(0, _thawd.Thawd.Python.MorulaPools);
+    }
+
+    [Fact]
     public async Task Handler_errors_logs_stats_health_and_metrics()
     {
         await _thawd.DeployOkAsync("fails", "name = \"fails\"\n", ("f.py", "def f(event):\n    print('about to fail', event)\n    raise ValueError('bad input')\n"));
