@@ -95,6 +95,9 @@ internal static class DemoService
 
     private static async Task InvokeAsync(IAnsiConsole console, ThawClient client)
     {
+        // The zygotes the deploys built are still pre-faulting their parked children (~100 ms of CPU
+        // each on 2 cores): calls arrive after a moment of idle in production too.
+        await Task.Delay(1000);
         var table = new Table().Title("POST /v1/functions/NAME/invoke: first call cold (a new sandbox), then warm (the same sandbox); ms")
             .AddColumns("function", "reply", "cold", "claim", "fork", "init", "call", "warm (median of 5)");
         foreach (var (name, _, json) in Examples)
