@@ -121,8 +121,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
                 sent.Add(("invoke", channelThere, true));
                 channel = ToSocket(channelHere);
             }
-            foreach (var procs in cgroup.ProcsFiles)
-                sent.Add(("cgroup", FileDescriptors.OpenWrite(procs), true));
+            foreach (var procs in cgroup.ProcsFds)
+                sent.Add(("cgroup", procs, false)); // the pooled cgroup's own, kept open for its life
             sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));

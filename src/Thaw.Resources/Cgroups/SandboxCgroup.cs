@@ -1,5 +1,6 @@
 using Thaw.Linux;
 using Thaw.Linux.Cgroups;
+using Thaw.Linux.Files;
 
 namespace Thaw.Resources.Cgroups;
 
@@ -13,6 +14,7 @@ public sealed partial class SandboxCgroup
 {
     private readonly CgroupLayout _layout;
     private readonly TimeSpan _timeout;
+    private SafeFd[]? _procsFds;
 
     internal SandboxCgroup(CgroupLayout layout, string parentName, int id, TimeSpan timeout)
     {
@@ -37,6 +39,12 @@ public sealed partial class SandboxCgroup
 
     /// <summary>The cgroup.procs file of every hierarchy: writing a pid to each moves the process in.</summary>
     public IReadOnlyList<string> ProcsFiles { get; }
+
+    /// <summary>
+    /// <see cref="ProcsFiles"/> opened for writing, once for the pooled cgroup's life: a spawn passes
+    /// these to the zygote instead of opening four cgroupfs files on the request path (0.1–0.2 ms after idle).
+    /// </summary>
+    public IReadOnlyList<SafeFd> ProcsFds => _procsFds ??= [.. ProcsFiles.Select(FileDescriptors.OpenWrite)];
 
     public string MemoryDirectory { get; }
 
@@ -106,6 +114,7 @@ public sealed partial class SandboxCgroup
     {
         foreach (var dir in Directories)
             CgroupFs.CreateDirectory(dir);
+        _ = ProcsFds; // opened while crafting, off the request path
     }
 
     /// <summary>
@@ -136,6 +145,9 @@ public sealed partial class SandboxCgroup
     /// <summary>Removes the directory from every hierarchy; already-missing ones are fine.</summary>
     internal void Remove()
     {
+        foreach (var fd in _procsFds ?? [])
+            fd.Dispose();
+        _procsFds = null;
         foreach (var dir in Directories)
             CgroupFs.RemoveDirectory(dir, _timeout);
     }

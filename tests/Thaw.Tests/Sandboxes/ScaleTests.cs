@@ -44,8 +44,13 @@ public sealed class ScaleTests(SandboxFixture fixture) : IClassFixture<SandboxFi
 
     private (int Fds, long InUse) Census() => (LeakCensus.OpenFds() - PooledNetnsFds(), InUse());
 
-    /// <summary>Each pooled namespace holds two fds (the ns and a netlink socket made inside it); a burst may grow the pool.</summary>
-    private int PooledNetnsFds() => 2 * (int)(fixture.Host.Netns.Pool.Stats() is var s ? s.Level + s.InUse : 0);
+    /// <summary>
+    /// What the pools hold open, which a burst may grow: each pooled namespace two fds (the ns and a
+    /// netlink socket made inside it), each pooled cgroup its cgroup.procs files (one per hierarchy).
+    /// </summary>
+    private int PooledNetnsFds() =>
+        2 * (int)(fixture.Host.Netns.Pool.Stats() is var s ? s.Level + s.InUse : 0) +
+        fixture.Host.Cgroups.Layout.Hierarchies.Count * (int)(fixture.Host.Cgroups.Pool.Stats() is var c ? c.Level + c.InUse : 0);
 
     private long InUse() => fixture.Host.Stats().Sum(s => s.InUse);
 
