@@ -20,6 +20,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 root.Subcommands.Add(InvokeCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
+root.Subcommands.Add(DescribeCommand.Create());
 root.Subcommands.Add(RemoveCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());

@@ -79,6 +79,11 @@ public sealed class ClientCommandTests(ThawdFixture fixture) : IClassFixture<Tha
         using (var list = JsonDocument.Parse(output.ToString()))
             Assert.Contains(list.RootElement.GetProperty("functions").EnumerateArray(), f => f.GetProperty("name").GetString() == "listed");
 
+        (console, output) = ThawdFixture.Console();
+        await DescribeCommand.RunAsync(_client, "listed", json: false, console, default);
+        Assert.Matches(@"│ handler\s+│ f\.f\s+│", output.ToString());
+        Assert.Matches(@"│ invocations\s+│ cold 1, warm 0\s+│", output.ToString());
+
         var described = await _client.DescribeAsync("listed");
         Assert.Equal(1, (int)described["invocations"]!["cold"]!);
         Assert.Equal(3, (int)described["concurrency"]!);
