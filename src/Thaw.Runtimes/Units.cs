@@ -21,7 +21,11 @@ public static class Units
         return (long)(value * multiplier);
     }
 
-    public static TimeSpan ParseDuration(string text)
+    /// <summary>
+    /// Parses <paramref name="text"/> (5s, 250ms, 2m, 1h; a bare number is seconds). Zero is refused
+    /// unless <paramref name="allowZero"/> (where it means "none", e.g. keep nothing alive).
+    /// </summary>
+    public static TimeSpan ParseDuration(string text, bool allowZero = false)
     {
         string t = text.Trim();
         (string number, double seconds) = t switch
@@ -32,7 +36,7 @@ public static class Units
             _ when t.EndsWith('h') => (t[..^1], 3600),
             _ => (t, 1),
         };
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value <= 0)
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0 || (value == 0 && !allowZero))
             throw new ArgumentException($"'{text}' is not a duration (examples: 5s, 250ms, 2m)");
         return TimeSpan.FromSeconds(value * seconds);
     }

@@ -3,13 +3,16 @@ using Thaw.Cli.Client;
 
 namespace Thaw.Cli.Commands;
 
-/// <summary>What every command that talks to thawd shares: where thawd is.</summary>
+/// <summary>What the commands that talk to thawd share: where thawd is, and a raw-JSON switch.</summary>
 internal static class ClientOptions
 {
     public static readonly Option<string?> Url = new("--url")
     {
         Description = $"thawd's API: http://host:port or unix:/path/to.sock (default: ${ThawClient.UrlVariable}, else {ThawClient.DefaultUrl}).",
     };
+
+    /// <summary>For the commands that show a reply (ls, describe, stats): the JSON as thawd sent it, for jq.</summary>
+    public static readonly Option<bool> Json = new("--json") { Description = "Print thawd's JSON reply as it is." };
 
     public static ThawClient Client(ParseResult parse) => ThawClient.FromOptions(parse.GetValue(Url));
 }

@@ -10,18 +10,17 @@ namespace Thaw.Cli.Commands;
 internal static class DescribeCommand
 {
     private static readonly Argument<string> Name = new("name") { Description = "The function." };
-    private static readonly Option<bool> Json = new("--json") { Description = "Print thawd's JSON reply as it is." };
 
     public static Command Create()
     {
         var command = new Command("describe", "Show one function: its version, archive digest, handler and limits, packages installed, the zygote it forks from, its sandboxes and calls. Example: thaw describe hello")
         {
-            Name, Json, ClientOptions.Url,
+            Name, ClientOptions.Json, ClientOptions.Url,
         };
         command.SetAction(async (parse, token) =>
         {
             using var client = ClientOptions.Client(parse);
-            return await RunAsync(client, parse.GetValue(Name)!, parse.GetValue(Json), AnsiConsole.Console, token);
+            return await RunAsync(client, parse.GetValue(Name)!, parse.GetValue(ClientOptions.Json), AnsiConsole.Console, token);
         });
         return command;
     }
@@ -30,10 +29,7 @@ internal static class DescribeCommand
     {
         var reply = await client.DescribeAsync(name, token);
         if (json)
-        {
-            await console.Profile.Out.Writer.WriteLineAsync(Json(reply));
-            return 0;
-        }
+            return await PrintJsonAsync(console, reply);
         var table = Table(Text(reply["name"]), "field", "value");
         foreach (var (key, value) in reply)
             Row(table, key, value switch

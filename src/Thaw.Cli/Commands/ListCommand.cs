@@ -8,18 +8,17 @@ namespace Thaw.Cli.Commands;
 /// <summary>`thaw ls`: the deployed functions and their sandboxes.</summary>
 internal static class ListCommand
 {
-    private static readonly Option<bool> Json = new("--json") { Description = "Print thawd's JSON reply as it is." };
 
     public static Command Create()
     {
         var command = new Command("ls", "List the deployed functions: version, handler, limits, zygote, sandboxes (busy/idle/frozen) and calls (cold/warm). Example: thaw ls --json | jq '.functions[].name'")
         {
-            Json, ClientOptions.Url,
+            ClientOptions.Json, ClientOptions.Url,
         };
         command.SetAction(async (parse, token) =>
         {
             using var client = ClientOptions.Client(parse);
-            return await RunAsync(client, parse.GetValue(Json), AnsiConsole.Console, token);
+            return await RunAsync(client, parse.GetValue(ClientOptions.Json), AnsiConsole.Console, token);
         });
         return command;
     }
@@ -28,11 +27,7 @@ internal static class ListCommand
     {
         var reply = await client.ListAsync(token);
         if (json)
-        {
-            // Straight to the writer: the console would wrap long lines.
-            await console.Profile.Out.Writer.WriteLineAsync(Json(reply));
-            return 0;
-        }
+            return await PrintJsonAsync(console, reply);
         var functions = Items(reply["functions"]).ToList();
         if (functions.Count == 0)
         {

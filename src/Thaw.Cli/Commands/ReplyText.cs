@@ -16,6 +16,13 @@ internal static class ReplyText
     /// <summary>A reply as JSON text again, for --json.</summary>
     public static string Json(JsonNode node) => node.ToJsonString(Relaxed);
 
+    /// <summary>Prints a reply as JSON, straight to the writer (the console would wrap long lines); returns the exit code.</summary>
+    public static async Task<int> PrintJsonAsync(IAnsiConsole console, JsonNode reply)
+    {
+        await console.Profile.Out.Writer.WriteLineAsync(Json(reply));
+        return 0;
+    }
+
     public static string Text(JsonNode? node) => node switch
     {
         null => "-",

@@ -73,7 +73,7 @@ internal static class ServeCommand
         options.Archives.MaxArchiveBytes = Units.ParseBytes(parse.GetValue(MaxArchive)!);
         if (parse.GetValue(MemoryBudget) is { } budget)
             options.HandlerCache.MemoryBudgetBytes = Units.ParseBytes(budget);
-        options.HandlerCache.KeepAlive = parse.GetValue(KeepAlive) is "0" or "0s" ? TimeSpan.Zero : Units.ParseDuration(parse.GetValue(KeepAlive)!);
+        options.HandlerCache.KeepAlive = Units.ParseDuration(parse.GetValue(KeepAlive)!, allowZero: true);
         options.HandlerCache.FreezeAfter = Units.ParseDuration(parse.GetValue(FreezeAfter)!);
         options.HandlerCache.QueueLength = parse.GetValue(QueueLength);
         return options;

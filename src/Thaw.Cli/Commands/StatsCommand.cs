@@ -9,18 +9,17 @@ namespace Thaw.Cli.Commands;
 /// <summary>`thaw stats`: how the node is doing: pools, zygotes, the handler cache, the memory budget.</summary>
 internal static class StatsCommand
 {
-    private static readonly Option<bool> Json = new("--json") { Description = "Print thawd's JSON reply as it is." };
 
     public static Command Create()
     {
         var command = new Command("stats", "Show thawd's state: resource pools (levels, hit rates), zygotes (the import cache's nodes and their memory), the handler cache (warm and cold calls, evictions, freezes, rejections) and the memory budget. Example: thaw stats --json | jq .handler_cache")
         {
-            Json, ClientOptions.Url,
+            ClientOptions.Json, ClientOptions.Url,
         };
         command.SetAction(async (parse, token) =>
         {
             using var client = ClientOptions.Client(parse);
-            return await RunAsync(client, parse.GetValue(Json), AnsiConsole.Console, token);
+            return await RunAsync(client, parse.GetValue(ClientOptions.Json), AnsiConsole.Console, token);
         });
         return command;
     }
@@ -29,11 +28,7 @@ internal static class StatsCommand
     {
         var stats = await client.StatsAsync(token);
         if (json)
-        {
-            // Straight to the writer: the console would wrap long lines.
-            await console.Profile.Out.Writer.WriteLineAsync(Json(stats));
-            return 0;
-        }
+            return await PrintJsonAsync(console, stats);
         console.Write(Pools(stats["pools"]));
         console.Write(Zygotes(stats["zygotes"]));
         console.Write(HandlerCache(stats["handler_cache"]));

@@ -139,7 +139,7 @@ public sealed partial record FunctionManifest
         long memory = Parse(table, "memory", problems, Units.ParseBytes, 128L << 20);
         if (memory < 16L << 20)
             problems.Add($"memory {memory >> 20} MiB is below the 16 MiB a sandbox needs");
-        var timeout = Parse(table, "timeout", problems, Units.ParseDuration, TimeSpan.FromSeconds(30));
+        var timeout = Parse(table, "timeout", problems, t => Units.ParseDuration(t), TimeSpan.FromSeconds(30));
         if (timeout > TimeSpan.FromMinutes(15))
             problems.Add($"timeout {timeout} is over the 15 minute limit");
 
@@ -172,7 +172,7 @@ public sealed partial record FunctionManifest
         if (isolation is not ("fork" or "fresh"))
             problems.Add($"isolation '{isolation}' must be fork (forked from a zygote) or fresh (Morula: fresh interpreters)");
 
-        TimeSpan? keepAlive = table.ContainsKey("keep_alive") ? Parse(table, "keep_alive", problems, t => t.Trim() is "0" or "0s" or "0ms" ? TimeSpan.Zero : Units.ParseDuration(t), TimeSpan.Zero) : null;
+        TimeSpan? keepAlive = table.ContainsKey("keep_alive") ? Parse(table, "keep_alive", problems, t => Units.ParseDuration(t, allowZero: true), TimeSpan.Zero) : null;
         if (keepAlive > TimeSpan.FromDays(1))
             problems.Add($"keep_alive {keepAlive} is over the one day limit");
 

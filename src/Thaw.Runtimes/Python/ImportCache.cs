@@ -73,8 +73,7 @@ public sealed partial class ImportCache : IAsyncDisposable
         lock (_lock)
         {
             DropDead();
-            var packages = _functions.TryGetValue(function, out var learned) ? learned.Packages : [];
-            var best = _nodes.Where(n => n.Packages.IsSubsetOf(packages)).MaxBy(n => n.Packages.Count);
+            var best = NodeForLocked(function);
             if (best is null)
                 return new ImportCacheLease(this, null, _spawner.Zygote);
             best.Live++;
@@ -82,6 +81,20 @@ public sealed partial class ImportCache : IAsyncDisposable
             best.Uses++;
             return new ImportCacheLease(this, best, best.Zygote);
         }
+    }
+
+    /// <summary>The node <paramref name="function"/>'s next sandbox would fork from (null: the root zygote), without taking it.</summary>
+    public ImportCacheNode? NodeFor(string function)
+    {
+        lock (_lock)
+            return NodeForLocked(function);
+    }
+
+    /// <summary>The deepest node whose packages the function uses all of.</summary>
+    private ImportCacheNode? NodeForLocked(string function)
+    {
+        var packages = _functions.TryGetValue(function, out var learned) ? learned.Packages : [];
+        return _nodes.Where(n => n.Packages.IsSubsetOf(packages)).MaxBy(n => n.Packages.Count);
     }
 
     /// <summary>A lease's zygote died before the fork: drop its node; the caller retries (on its parent).</summary>

@@ -8,33 +8,7 @@ internal static class ArchiveBuffer
 {
     private const int ChunkBytes = 81920;
 
-    public static FileStream Read(Stream body, FunctionArchiveOptions options)
-    {
-        RefuseDeclaredLength(body, options);
-        var file = Create(options);
-        try
-        {
-            var chunk = new byte[ChunkBytes];
-            long total = 0;
-            int n;
-            while ((n = body.Read(chunk)) > 0)
-            {
-                total += n;
-                if (total > options.MaxArchiveBytes)
-                    throw TooLarge(options);
-                file.Write(chunk, 0, n);
-            }
-            file.Position = 0;
-            return file;
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>For a request body: Kestrel refuses synchronous reads.</summary>
+    /// <summary>Asynchronous because a request body must be: Kestrel refuses synchronous reads.</summary>
     public static async Task<FileStream> ReadAsync(Stream body, FunctionArchiveOptions options, CancellationToken cancellationToken)
     {
         RefuseDeclaredLength(body, options);

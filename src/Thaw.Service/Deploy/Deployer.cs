@@ -28,7 +28,6 @@ public sealed class Deployer(Thawd thawd)
         string staging = thawd.Code.NewStaging();
         string? committed = null;
         int version = 0;
-        FunctionRecord? previous = null;
         try
         {
             long started = Stopwatch.GetTimestamp();
@@ -48,7 +47,7 @@ public sealed class Deployer(Thawd thawd)
             }
             double packagesMs = Stopwatch.GetElapsedTime(packagesStarted).TotalMilliseconds;
 
-            previous = thawd.Registry.Get(name);
+            var previous = thawd.Registry.Get(name);
             version = thawd.Registry.NextVersion(name);
             committed = thawd.Code.Commit(staging, name, version);
             var deployment = new Deployment(name, version, committed, manifest, DateTimeOffset.UtcNow);
@@ -68,9 +67,7 @@ public sealed class Deployer(Thawd thawd)
         }
         catch (Exception e)
         {
-            if (committed is not null && previous is null)
-                thawd.Code.RemoveAll(name); // a first deploy that failed: no trace of the name either
-            else if (committed is not null)
+            if (committed is not null)
                 thawd.Code.Remove(name, version);
             else if (Directory.Exists(staging))
                 Directory.Delete(staging, recursive: true);
@@ -153,7 +150,7 @@ public sealed class Deployer(Thawd thawd)
         {
             thawd.LogOf(deployment.Name).Note(deployment.Version, $"building its zygote failed ({e.Message}); its sandboxes fork from the root zygote");
         }
-        var node = cache.Nodes.Where(n => n.Packages.IsSubsetOf(seen)).MaxBy(n => n.Packages.Count);
+        var node = cache.NodeFor(deployment.Name);
         return (node is null ? "root" : string.Join(",", node.Packages.Order(StringComparer.Ordinal)), [.. seen]);
     }
 }

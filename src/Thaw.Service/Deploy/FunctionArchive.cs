@@ -21,12 +21,9 @@ public static class FunctionArchive
     /// to the first violation; the caller deletes it.
     /// </summary>
     /// <exception cref="ArchiveException">The archive is refused; the message says why, for the user.</exception>
-    public static ArchiveSummary Extract(Stream archive, string destination, FunctionArchiveOptions options)
-    {
-        CheckArguments(archive, destination, options);
-        using var buffer = ArchiveBuffer.Read(archive, options);
-        return ExtractBuffered(buffer, destination, options);
-    }
+    /// <remarks>For streams that are not request bodies (files, memory): the same path as <see cref="ExtractAsync"/>, waited for.</remarks>
+    public static ArchiveSummary Extract(Stream archive, string destination, FunctionArchiveOptions options) =>
+        ExtractAsync(archive, destination, options).GetAwaiter().GetResult();
 
     /// <summary>
     /// <see cref="Extract"/> for a request body, which Kestrel only reads asynchronously. The body is

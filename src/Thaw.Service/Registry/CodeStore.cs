@@ -52,8 +52,12 @@ public sealed partial class CodeStore
         return target;
     }
 
-    /// <summary>Deletes one version's directory, if it is there.</summary>
-    public void Remove(string name, int version) => Discard(VersionDir(name, version));
+    /// <summary>Deletes one version's directory, if it is there, and the function's once no version is left in it.</summary>
+    public void Remove(string name, int version)
+    {
+        Discard(VersionDir(name, version));
+        RemoveIfEmpty(NameDir(name));
+    }
 
     /// <summary>Deletes every version of a function.</summary>
     public void RemoveAll(string name) => Discard(NameDir(name));
@@ -83,10 +87,15 @@ public sealed partial class CodeStore
                 Discard(versionDir);
                 removed.Add(versionDir);
             }
-            if (!Directory.EnumerateFileSystemEntries(nameDir).Any())
-                Directory.Delete(nameDir);
+            RemoveIfEmpty(nameDir);
         }
         return removed;
+    }
+
+    private static void RemoveIfEmpty(string dir)
+    {
+        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+            Directory.Delete(dir);
     }
 
     /// <summary>Throws unless <paramref name="name"/> is a function name that is safe as a single path component.</summary>

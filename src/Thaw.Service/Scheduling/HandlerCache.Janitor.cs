@@ -54,8 +54,7 @@ public sealed partial class HandlerCache
                     }
                     else if (!sandbox.Frozen && idle >= _options.FreezeAfter.TotalMilliseconds && sandbox.Python.Sandbox.Cgroup.CanFreeze)
                     {
-                        pool.Idle.RemoveAt(i);
-                        sandbox.Freezing = true;
+                        pool.Idle.RemoveAt(i); // out of reach of calls and eviction while it freezes
                         freeze.Add(sandbox);
                     }
                 }
@@ -78,7 +77,6 @@ public sealed partial class HandlerCache
             bool stop = false;
             lock (_lock)
             {
-                sandbox.Freezing = false;
                 sandbox.Frozen = frozen;
                 if (frozen)
                     _freezes++;

@@ -171,7 +171,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
         double queueMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
         if (sandbox is not null)
             return await WarmLeaseAsync(sandbox, queueMs).ConfigureAwait(false);
-        return await ColdLeaseAsync(pool, startDeployment!, queueMs).ConfigureAwait(false);
+        return await ColdLeaseAsync(pool, startDeployment!, queueMs, forCall: true).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -250,15 +250,13 @@ public sealed partial class HandlerCache : IAsyncDisposable
             SandboxLease lease;
             try
             {
-                lease = await ColdLeaseAsync(pool, deployment, 0).ConfigureAwait(false);
+                lease = await ColdLeaseAsync(pool, deployment, 0, forCall: false).ConfigureAwait(false);
             }
             catch (Exception e)
             {
                 Log.ReplaceFailed(_logger, name, e);
                 return;
             }
-            lock (_lock)
-                pool.ColdCalls--; // started ahead, not by a call
             Release(lease, healthy: true);
         });
     }
@@ -298,7 +296,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
                     deployment = GrantSlotLocked(pool, []);
                 }
                 Stop(sandbox);
-                return await ColdLeaseAsync(pool, deployment, queueMs).ConfigureAwait(false);
+                return await ColdLeaseAsync(pool, deployment, queueMs, forCall: true).ConfigureAwait(false);
             }
             thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
             lock (_lock)
@@ -312,7 +310,12 @@ public sealed partial class HandlerCache : IAsyncDisposable
         return new SandboxLease(sandbox, cold: false, queueMs, startMs: 0, thawMs);
     }
 
-    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Deployment deployment, double queueMs)
+    /// <summary>
+    /// Starts a sandbox of <paramref name="deployment"/> in a slot already counted; a failed start
+    /// gives the slot back (or to the next queued call). <paramref name="forCall"/> is false for a
+    /// sandbox started ahead (a replacement), which is not a cold call.
+    /// </summary>
+    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Deployment deployment, double queueMs, bool forCall)
     {
         long started = Stopwatch.GetTimestamp();
         PythonSandbox python;
@@ -349,7 +352,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
         lock (_lock)
         {
             pool.Busy++;
-            pool.ColdCalls++;
+            if (forCall)
+                pool.ColdCalls++;
         }
         return new SandboxLease(sandbox, cold: true, queueMs, startMs, thawMs: 0);
     }

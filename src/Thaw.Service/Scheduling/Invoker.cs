@@ -73,8 +73,11 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
             logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
         var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
         Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
-        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteName(sandbox.Python.ForkedFrom.Modules), phases).WithRelease(stopLater);
+        return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteNames.GetValue(sandbox.Python.ForkedFrom, z => ZygoteName(z.Modules)), phases).WithRelease(stopLater);
     }
+
+    /// <summary>Each zygote's name, made once: its module list can be hundreds long, and every call's reply names it.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Thaw.Sandboxes.Zygotes.Zygote, string> ZygoteNames = new();
 
     /// <summary>"root", or the top-level packages the zygote imported (its modules, as reported, can be hundreds).</summary>
     private static string ZygoteName(IReadOnlyList<string> modules) => modules.Count == 0 ? "root"

@@ -39,8 +39,6 @@ public sealed class WarmSandbox
     /// <summary>Paused by the freezer; thawed by the call that takes it.</summary>
     internal bool Frozen { get; set; }
 
-    /// <summary>Taken out of the idle list by the janitor while it freezes it.</summary>
-    internal bool Freezing { get; set; }
 
     /// <summary>Thaws it if paused (a frozen task cannot exit on v1), then stops it and returns its resources.</summary>
     internal async Task StopAsync()

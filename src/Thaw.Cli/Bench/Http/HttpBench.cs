@@ -1,11 +1,8 @@
 using System.Diagnostics;
-using System.Formats.Tar;
-using System.Globalization;
-using System.IO.Compression;
-using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
+using Thaw.Cli.Client;
 using Thaw.Service;
 
 namespace Thaw.Cli.Bench.Http;
@@ -37,14 +34,14 @@ internal static class HttpBench
         string work = Directory.CreateTempSubdirectory("thaw-bench-http-").FullName;
         try
         {
-            using var http = new HttpClient { BaseAddress = thawd.Url, Timeout = TimeSpan.FromSeconds(120) };
+            using var client = new ThawClient(thawd.Url.ToString(), TimeSpan.FromSeconds(120));
             string examples = Path.Combine(AppContext.BaseDirectory, "examples");
             await console.Status().StartAsync("deploying noop, hello and image-resize (keep_alive = 0 for the cold cases)...", async _ =>
             {
-                await DeployAsync(http, "noop", Function(work, "noop", $"name = \"noop\"\nconcurrency = {Math.Max(16, options.Clients.Max())}\n",
+                await DeployAsync(client, Function(work, "noop", $"name = \"noop\"\nconcurrency = {Math.Max(16, options.Clients.Max())}\n",
                     ("f.py", "def f(event):\n    return {}\n")));
-                await DeployAsync(http, "hello", ColdCopy(Path.Combine(examples, "hello"), work));
-                await DeployAsync(http, "image-resize", ColdCopy(Path.Combine(examples, "image-resize"), work));
+                await DeployAsync(client, ColdCopy(Path.Combine(examples, "hello"), work));
+                await DeployAsync(client, ColdCopy(Path.Combine(examples, "image-resize"), work));
             });
 
             var noop = new Uri(thawd.Url, "v1/functions/noop/invoke");
@@ -65,7 +62,7 @@ internal static class HttpBench
             })
             {
                 var samples = await console.Status().StartAsync($"{caseName}: {options.ColdSamples} cold calls, one at a time after 300 ms idle",
-                    _ => ColdAsync(http, name, body, options.ColdSamples, token));
+                    _ => ColdAsync(client, name, body, options.ColdSamples, token));
                 var e2e = samples.Select(s => s.TotalMs).ToArray();
                 var measured = caseName.EndsWith("-platform", StringComparison.Ordinal) ? samples.Select(s => s.TotalMs - s.Phases.GetValueOrDefault("handler")).ToArray() : e2e;
                 results.Add(new HttpBenchResult(caseName, 1, Percentile(measured, 50), Percentile(measured, 99), 0));
@@ -85,12 +82,12 @@ internal static class HttpBench
     }
 
     /// <summary>One cold call: the client's end-to-end time and thawd's phases (Server-Timing).</summary>
-    private sealed record ColdSample(double TotalMs, Dictionary<string, double> Phases);
+    private sealed record ColdSample(double TotalMs, IReadOnlyDictionary<string, double> Phases);
 
     /// <summary>Median phases of a cold case (ms), for the breakdown under the table.</summary>
     public sealed record ColdBreakdown(string Case, double EndToEndMs, IReadOnlyDictionary<string, double> Phases);
 
-    private static async Task<List<ColdSample>> ColdAsync(HttpClient http, string name, string body, int count, CancellationToken token)
+    private static async Task<List<ColdSample>> ColdAsync(ThawClient client, string name, string body, int count, CancellationToken token)
     {
         var samples = new List<ColdSample>();
         var content = Encoding.UTF8.GetBytes(body);
@@ -98,33 +95,17 @@ internal static class HttpBench
         {
             // Settle: the previous sandbox is torn down and the zygote has parked its next child.
             await Task.Delay(300, token);
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/functions/{name}/invoke")
-            {
-                Content = new ByteArrayContent(content) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
-            };
             long start = Stopwatch.GetTimestamp();
-            using var reply = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token);
+            var call = await client.InvokeAsync(name, content, token);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            if (!reply.IsSuccessStatusCode)
-                throw new InvalidOperationException($"{name}: {(int)reply.StatusCode} {await reply.Content.ReadAsStringAsync(token)}");
-            if (reply.Headers.GetValues("X-Thaw-Start").Single() != "cold")
+            if (!call.Succeeded)
+                throw new InvalidOperationException($"{name}: {call.Status} {Encoding.UTF8.GetString(call.Body)}");
+            if (call.Start != "cold")
                 throw new InvalidOperationException($"{name}: a call meant to be cold was served warm (keep_alive = 0 not honoured)");
             if (i >= 0) // the first two pay for JIT on thawd's cold path
-                samples.Add(new ColdSample(ms, ParseServerTiming(reply.Headers.GetValues("Server-Timing").Single())));
+                samples.Add(new ColdSample(ms, call.Phases));
         }
         return samples;
-    }
-
-    internal static Dictionary<string, double> ParseServerTiming(string header)
-    {
-        var phases = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var part in header.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            int at = part.IndexOf(";dur=", StringComparison.Ordinal);
-            if (at > 0 && double.TryParse(part.AsSpan(at + 5), NumberStyles.Float, CultureInfo.InvariantCulture, out double ms))
-                phases[part[..at]] = ms;
-        }
-        return phases;
     }
 
     private static string Function(string work, string name, string toml, params (string Name, string Text)[] files)
@@ -150,14 +131,10 @@ internal static class HttpBench
         return dir;
     }
 
-    private static async Task DeployAsync(HttpClient http, string name, string dir)
+    private static async Task DeployAsync(ThawClient client, string dir)
     {
-        using var archive = new MemoryStream();
-        using (var gzip = new GZipStream(archive, CompressionLevel.Fastest, leaveOpen: true))
-            await TarFile.CreateFromDirectoryAsync(dir, gzip, includeBaseDirectory: false);
-        using var reply = await http.PutAsync($"v1/functions/{name}", new ByteArrayContent(archive.ToArray()));
-        if (!reply.IsSuccessStatusCode)
-            throw new InvalidOperationException($"deploying {name} failed: {(int)reply.StatusCode} {await reply.Content.ReadAsStringAsync()}");
+        var packed = FunctionPacker.Pack(dir);
+        await client.DeployAsync(packed.Name, packed.Archive);
     }
 
     private static double Percentile(double[] values, double p)
