@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Thaw.Cli.Client;
 
 namespace Thaw.Cli.Commands;
@@ -15,4 +16,16 @@ internal static class ClientOptions
     public static readonly Option<bool> Json = new("--json") { Description = "Print thawd's JSON reply as it is." };
 
     public static ThawClient Client(ParseResult parse) => ThawClient.FromOptions(parse.GetValue(Url));
+
+    /// <summary>A command that shows one reply of thawd's (as a table, or with --json as it is): `ls`, `stats`.</summary>
+    public static Command Showing(string name, string description, Func<ThawClient, bool, IAnsiConsole, CancellationToken, Task<int>> run)
+    {
+        var command = new Command(name, description) { Json, Url };
+        command.SetAction(async (parse, token) =>
+        {
+            using var client = Client(parse);
+            return await run(client, parse.GetValue(Json), AnsiConsole.Console, token);
+        });
+        return command;
+    }
 }

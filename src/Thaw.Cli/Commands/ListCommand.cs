@@ -8,20 +8,7 @@ namespace Thaw.Cli.Commands;
 /// <summary>`thaw ls`: the deployed functions and their sandboxes.</summary>
 internal static class ListCommand
 {
-
-    public static Command Create()
-    {
-        var command = new Command("ls", "List the deployed functions: version, handler, limits, zygote, sandboxes (busy/idle/frozen) and calls (cold/warm). Example: thaw ls --json | jq '.functions[].name'")
-        {
-            ClientOptions.Json, ClientOptions.Url,
-        };
-        command.SetAction(async (parse, token) =>
-        {
-            using var client = ClientOptions.Client(parse);
-            return await RunAsync(client, parse.GetValue(ClientOptions.Json), AnsiConsole.Console, token);
-        });
-        return command;
-    }
+    public static Command Create() => ClientOptions.Showing("ls", "List the deployed functions: version, handler, limits, zygote, sandboxes (busy/idle/frozen) and calls (cold/warm). Example: thaw ls --json | jq '.functions[].name'", RunAsync);
 
     public static async Task<int> RunAsync(ThawClient client, bool json, IAnsiConsole console, CancellationToken token)
     {

@@ -9,20 +9,7 @@ namespace Thaw.Cli.Commands;
 /// <summary>`thaw stats`: how the node is doing: pools, zygotes, the handler cache, the memory budget.</summary>
 internal static class StatsCommand
 {
-
-    public static Command Create()
-    {
-        var command = new Command("stats", "Show thawd's state: resource pools (levels, hit rates), zygotes (the import cache's nodes and their memory), the handler cache (warm and cold calls, evictions, freezes, rejections) and the memory budget. Example: thaw stats --json | jq .handler_cache")
-        {
-            ClientOptions.Json, ClientOptions.Url,
-        };
-        command.SetAction(async (parse, token) =>
-        {
-            using var client = ClientOptions.Client(parse);
-            return await RunAsync(client, parse.GetValue(ClientOptions.Json), AnsiConsole.Console, token);
-        });
-        return command;
-    }
+    public static Command Create() => ClientOptions.Showing("stats", "Show thawd's state: resource pools (levels, hit rates), zygotes (the import cache's nodes and their memory), the handler cache (warm and cold calls, evictions, freezes, rejections) and the memory budget. Example: thaw stats --json | jq .handler_cache", RunAsync);
 
     public static async Task<int> RunAsync(ThawClient client, bool json, IAnsiConsole console, CancellationToken token)
     {
