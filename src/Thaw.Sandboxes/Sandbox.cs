@@ -98,7 +98,7 @@ public sealed partial class Sandbox : IZygoteEvents
     public void Kill(int signal = 9)
     {
         if (Status != SandboxStatus.Stopped)
-            _zygote.Kill(Id, signal);
+            _zygote.Kill(Id, Pid, signal);
     }
 
     /// <summary>Kills the sandbox if it still runs and waits until it is gone and its resources are returned.</summary>

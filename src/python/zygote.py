@@ -32,7 +32,7 @@ runtime = importlib.util.module_from_spec(_runtime_spec)
 sys.modules["thaw_runtime"] = runtime
 _runtime_spec.loader.exec_module(runtime)
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_MESSAGE = 64 * 1024
 MAX_FDS = 32
 ACCEPT_TIMEOUT_S = 30
@@ -183,17 +183,23 @@ def become_sandbox(native, req, named, status_w, spec):
     os._exit(EXIT_SETUP_FAILED)
 
 
-def await_claim(sock, native):
-    """A parked child (or Morula interpreter) waits for its request: the zygote sends it as it came,
-    with its fds and the status pipe's write end last. Then it becomes that sandbox."""
-    data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS + 1, socket.MSG_CMSG_CLOEXEC)
+def await_claim(sock, native, status_w):
+    """A parked child (or Morula interpreter) waits for its request on its own socket: sent by thawd
+    directly (the zygote gave thawd the other end when it parked the child), or by the zygote. The
+    status pipe is the child's own since it was parked. Then it becomes that sandbox."""
+    data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
     if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-        os._exit(0)  # the zygote shut down (or sent garbage): never became a sandbox
+        os._exit(0)  # its socket closed (thawd or the zygote shut down) or garbage: never became a sandbox
     sock.close()
-    req = json.loads(data)
-    *fds, status_w = fds
-    named = name_spawn_fds(req, fds)  # checked by the zygote already; this names them (warmed up)
-    spec = native_spec(req, named, status_w) if native is not None else None
+    try:
+        req = json.loads(data)
+        if req.get("op") != "spawn":
+            raise ValueError(f"a parked child takes only spawn requests, not {req.get('op')!r}")
+        named = name_spawn_fds(req, fds)
+        spec = native_spec(req, named, status_w) if native is not None else None
+    except Exception as e:  # noqa: BLE001 -- reported on the status pipe: the zygote's exit event carries it
+        report_error(status_w, f"bad spawn request: {type(e).__name__}: {e}")
+        os._exit(EXIT_SETUP_FAILED)
     become_sandbox(native, req, named, status_w, spec)
 
 
@@ -358,10 +364,10 @@ def native_spec(req, named, status_w):
 
 
 class Sandbox:
-    __slots__ = ("id", "pid", "status_r", "buffer", "error", "exited", "exec_seen", "started")
+    __slots__ = ("id", "pid", "status_r", "buffer", "error", "exited", "exec_seen", "started", "parked", "sock", "reported")
 
     def __init__(self, sid, pid, status_r):
-        self.id = sid
+        self.id = sid             # None for a child claimed by thawd directly: its events name the pid
         self.pid = pid            # the sandbox's pid 1, as seen from the zygote (and thawd)
         self.status_r = status_r  # closed by the child's exec: EOF means "started" (or died)
         self.buffer = b""
@@ -369,6 +375,9 @@ class Sandbox:
         self.exited = None        # the wait status, once reaped
         self.exec_seen = False    # the child said "exec" just before execve
         self.started = False
+        self.parked = False       # forked ahead, not claimed yet (its status pipe has said nothing)
+        self.sock = None          # a parked child the zygote kept for itself: its end of the child's socket
+        self.reported = False     # the exit event was sent
 
 
 class Zygote:
@@ -382,7 +391,9 @@ class Zygote:
         # Morula (fresh mode): parked children exec a fresh interpreter that imports these
         # {"modules": [...], "paths": [...]}, and every fork request goes to one of them.
         self.fresh = None
-        self.parked = []          # [(pid, socket)], oldest first
+        # Parked children not claimed yet (Sandbox records, oldest first). thawd holds each one's
+        # socket and sends it a spawn directly: the zygote learns of the claim from its status pipe.
+        self.parked = []
         self.info = info or {}    # told thawd in the hello reply (a child zygote: what it imported)
         self.native = native      # libthawspawn, loaded before the chroot, or None
         self.sandboxes = {}       # id -> Sandbox
@@ -415,7 +426,7 @@ class Zygote:
             short = len(self.parked) < self.park_target
             events = self.poll.poll(PARK_WHEN_IDLE_MS if short else None)
             if not events:
-                if short and not self.by_pipe:
+                if short and not any(not sb.parked for sb in self.by_pipe.values()):
                     self.park()
                 continue
             for fd, _ in events:
@@ -472,13 +483,16 @@ class Zygote:
         if sid in self.sandboxes:
             raise ValueError(f"sandbox {sid} already exists")
         named = name_spawn_fds(req, fds)
+        if self.fresh is not None:
+            self.spawn_fresh(req, fds)
+            return
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         vforked = False
         try:
             if req.get("via", "fork") == "helper":
                 pid, vforked = self.spawn_native(req, named, status_w)
             else:
-                pid = self.fork_child(req, named, status_w, fds)
+                pid = self.fork_child(req, named, status_w)
         finally:
             os.close(status_w)
         os.set_blocking(status_r, False)
@@ -517,21 +531,11 @@ class Zygote:
             raise OSError(-pid, f"clone: {os.strerror(-pid)}")
         return pid, bool(spec.vfork)
 
-    def fork_child(self, req, named, status_w, fds=()):
+    def fork_child(self, req, named, status_w):
         # Born pid 1 of a new pid namespace: unshared for the zygote's children only, so no second
-        # fork is needed (one Python fork costs milliseconds on a VM), and undone right after.
+        # fork is needed (one Python fork costs milliseconds on a VM), and undone right after. (thawd
+        # sends most such spawns straight to a parked child; this is the path when none is left.)
         new_pidns = "pid" in req.get("namespaces", [])
-        if self.fresh is not None:
-            if not new_pidns:
-                raise ValueError("a fresh (Morula) zygote's sandboxes need the pid namespace")
-            if not self.parked:
-                self.park()  # none waiting: start one now; the request queues on its socket meanwhile
-        if new_pidns and self.parked:
-            pid = self.hand_to_parked(req, fds, status_w)
-            if pid is not None:
-                return pid
-        if self.fresh is not None:
-            raise OSError("no fresh interpreter could take the request")
         if new_pidns:
             check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
         try:
@@ -539,6 +543,21 @@ class Zygote:
         finally:
             if new_pidns:
                 check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
+
+    def spawn_fresh(self, req, fds):
+        """A fresh (Morula) zygote's spawn that thawd could not send to a parked interpreter itself:
+        one is started now, kept by the zygote, and gets the request (it waits in its socket)."""
+        if "pid" not in req.get("namespaces", []):
+            raise ValueError("a fresh (Morula) zygote's sandboxes need the pid namespace")
+        sb = self.park(publish=False)
+        try:
+            socket.send_fds(sb.sock, [req["_raw"]], fds)
+        finally:
+            sb.sock.close()
+            sb.sock = None
+        sb.id = req["id"]
+        self.sandboxes[sb.id] = sb
+        self.send(op="spawned", id=sb.id, pid=sb.pid)
 
     def fork(self, req, named, status_w):
         # Built before the fork: in the child every Python object touched is a copy-on-write fault.
@@ -559,58 +578,66 @@ class Zygote:
         self.conn.close()
         for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
             os.close(fd)
-        for _, other in self.parked:
-            other.close()
+        for sb in self.parked:
+            if sb.sock is not None:
+                sb.sock.close()
 
-    def park(self):
+    def park(self, publish=True):
         """Forks a child that waits to become a sandbox: born pid 1 of a new pid namespace, still in
-        the zygote's own sandbox, its after-fork work and the runtime's warm-up already done."""
+        the zygote's own sandbox, its after-fork work and the runtime's warm-up already done. Its
+        status pipe is made now (the child keeps the write end). Published: thawd gets the other end
+        of the child's socket in a "parked" event and claims the child without the zygote."""
         here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
         check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
         try:
             pid = os.fork()
             if pid == 0:
                 try:
                     here.close()
-                    self.wait_parked(there)
+                    os.close(status_r)
+                    self.wait_parked(there, status_w)
                 finally:
                     os._exit(EXIT_SETUP_FAILED)
         finally:
             check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
             there.close()
-        self.parked.append((pid, here))
+            os.close(status_w)
+        os.set_blocking(status_r, False)
+        sb = Sandbox(None, pid, status_r)
+        sb.parked = publish  # a kept one is claimed by the request it was forked for
+        self.by_pid[pid] = sb
+        self.by_pipe[status_r] = sb
+        self.poll.register(status_r, select.POLLIN)
+        if publish:
+            try:
+                socket.send_fds(self.conn, [json.dumps({"op": "parked", "pid": pid}, separators=(",", ":")).encode()], [here.fileno()])
+            finally:
+                here.close()
+            self.parked.append(sb)
+        else:
+            sb.sock = here
         # The fork shared every page with the child: the zygote's next request would copy the pages
         # it writes, one fault each. Take those faults now, while idle (a Morula child execs at once).
         if self.fresh is None:
             warm_requests(self.native)
+        return sb
 
-    def wait_parked(self, sock):
+    def wait_parked(self, sock, status_w):
         """The parked child: drop the zygote's descriptors, pre-fault, then wait to be claimed."""
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the zygote gone: so is this child
         self.leave()
         if self.fresh is not None:
             # Morula: a fresh interpreter instead of this fork's copy of the zygote's memory.
             fd = os.dup(sock.fileno())
-            os.set_inheritable(fd, True)  # the one descriptor the fresh interpreter keeps
-            config = {"morula": True, "socket_fd": fd, "native": NATIVE_PATH if self.native else None, **self.fresh}
+            os.set_inheritable(fd, True)  # the two descriptors the fresh interpreter keeps
+            os.set_inheritable(status_w, True)
+            config = {"morula": True, "socket_fd": fd, "status_fd": status_w, "native": NATIVE_PATH if self.native else None, **self.fresh}
             os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
         if self.native is not None and self.prefault and PROC_FD >= 0:
             self.native.thaw_prefault(PROC_FD)
-        await_claim(sock, self.native)
-
-    def hand_to_parked(self, req, fds, status_w):
-        """Gives a validated fork request to the oldest parked child; None if there is none or it died."""
-        while self.parked:
-            pid, sock = self.parked.pop(0)
-            try:
-                socket.send_fds(sock, [req.get("_raw") or json.dumps(req).encode()], [*fds, status_w])
-                return pid
-            except OSError:
-                continue  # it died while parked (reaped elsewhere): try the next, or fork
-            finally:
-                sock.close()
-        return None
+        await_claim(sock, self.native, status_w)
 
     def fork_zygote(self, req, fds):
         """A child zygote for the import cache: a fork of this one that imports more modules and
@@ -655,7 +682,8 @@ class Zygote:
         os._exit(0)
 
     def kill(self, req):
-        sb = self.sandboxes.get(req["id"])
+        # A child thawd claimed directly is known by its pid (it may not have said anything yet).
+        sb = self.sandboxes.get(req.get("id")) or self.by_pid.get(req.get("pid"))
         if sb is not None and sb.exited is None:
             os.kill(sb.pid, int(req.get("signal", signal.SIGKILL)))
 
@@ -665,6 +693,9 @@ class Zygote:
             chunk = os.read(sb.status_r, 4096)
         except BlockingIOError:
             return False
+        if sb.parked:
+            sb.parked = False  # claimed by thawd: it said something, or died
+            self.parked.remove(sb)
         if chunk:
             sb.buffer += chunk
             self.take_status(sb)
@@ -696,9 +727,6 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            for parked in [p for p in self.parked if p[0] == pid]:
-                self.parked.remove(parked)  # died while parked (OOM, killed): the loop parks another
-                parked[1].close()
             sb = self.by_pid.pop(pid, None)
             if sb is not None:
                 sb.exited = status
@@ -711,26 +739,22 @@ class Zygote:
         if sb.exec_seen and sb.error is None and not sb.started and sb.status_r is None:
             sb.started = True
             self.send(op="started", id=sb.id, pid=sb.pid)
-        # The exit once the sandbox is reaped and its status pipe has said all it will.
-        if sb.exited is None or sb.status_r is not None or sb.id not in self.sandboxes:
+        # The exit once the sandbox is reaped and its status pipe has said all it will. A child that
+        # died parked (never claimed) is reported too: thawd drops its socket.
+        if sb.exited is None or sb.status_r is not None or sb.reported:
             return
+        sb.reported = True
         status = sb.exited
-        del self.sandboxes[sb.id]
-        self.send(op="exit", id=sb.id,
+        self.sandboxes.pop(sb.id, None)
+        self.send(op="exit", id=sb.id, pid=sb.pid,
                   code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
                   signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                   error=sb.error)
 
     def shutdown(self):
         # thawd is gone: nothing may outlive it. Kill every sandbox and parked child, then reap.
-        for pid, sock in self.parked:
-            sock.close()
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.parked = []
-        for sb in self.sandboxes.values():
+        for sb in self.by_pid.values():
             if sb.exited is None:
                 try:
                     os.kill(sb.pid, signal.SIGKILL)
@@ -784,6 +808,7 @@ def morula(config):
     like a parked child, to become one sandbox."""
     sock = socket.socket(fileno=config["socket_fd"])
     os.set_inheritable(sock.fileno(), False)
+    os.set_inheritable(config["status_fd"], False)
     native = load_native(config.get("native"))
     if native is not None:
         err = native.thaw_init()  # records this interpreter's own signal dispositions
@@ -798,7 +823,7 @@ def morula(config):
             pass
     gc.freeze()
     warm_parked(native)
-    await_claim(sock, native)
+    await_claim(sock, native, config["status_fd"])
     return EXIT_SETUP_FAILED
 
 

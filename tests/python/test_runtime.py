@@ -39,7 +39,7 @@ class RuntimeTests(unittest.TestCase):
         cls.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
         cls.native = build_native(cls.build_dir)
         cls.zygote = ZygoteClient(cls.native, "fork")
-        cls.zygote.send({"op": "hello", "version": 1})
+        cls.zygote.send({"op": "hello", "version": 2})
         assert cls.zygote.receive()["op"] == "hello"
         cls.count = 0
 
@@ -207,39 +207,82 @@ class RuntimeTests(unittest.TestCase):
 
 
 class ParkedChildTests(unittest.TestCase):
-    """A zygote that keeps a child forked ahead hands a fork request to it instead of forking."""
+    """A zygote keeps a child forked ahead and gives thawd its socket: thawd sends the spawn straight
+    to the child (no zygote hop); the zygote learns of it from the child's status pipe."""
 
-    def test_a_parked_child_becomes_the_sandbox_and_another_is_parked(self):
-        build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
-        code = tempfile.mkdtemp(prefix="thaw-test-fn-")
-        os.chmod(code, 0o755)
-        with open(os.path.join(code, "f.py"), "w") as f:
+    def setUp(self):
+        self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
+        self.code = tempfile.mkdtemp(prefix="thaw-test-fn-")
+        os.chmod(self.code, 0o755)
+        with open(os.path.join(self.code, "f.py"), "w") as f:
             f.write("import os\ndef f(event):\n    return [os.getpid(), os.getuid()]\n")
-        z = ZygoteClient(build_native(build_dir), "fork", parked=1)
-        try:
-            z.send({"op": "hello", "version": 1})
-            z.receive()
-            parked = wait_children(z.proc.pid, 1)
-            here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            out, err, start = z.spawn("p1", [], runtime={"code_dir": code}, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"],
-                                      extra_fds=[there.fileno()])
-            there.close()
-            os.close(start)
-            self.assertEqual(parked, [z.wait_for("spawned", "p1")["pid"]])  # no fork: the parked child took it
-            here.settimeout(10)
-            self.assertEqual("ready", read_frame(here)["op"])
-            write_frame(here, {"op": "invoke", "id": "r", "event": None})
-            self.assertEqual([1, 65534], read_frame(here)["result"])  # pid 1 of its own namespace, unprivileged
-            here.close()
-            self.assertEqual(0, z.wait_for("exit", "p1")["code"])
-            read_all(out), read_all(err)
-            refilled = wait_children(z.proc.pid, 1)
-            self.assertNotEqual(parked, refilled)  # parked again once idle
-        finally:
-            z.close()
-            shutil.rmtree(build_dir)
-            shutil.rmtree(code)
-        self.assertFalse(os.path.exists(f"/proc/{refilled[0]}"))  # the zygote's exit took its parked child along
+        self.z = ZygoteClient(build_native(self.build_dir), "fork", parked=1)
+        self.z.send({"op": "hello", "version": 2})
+        self.z.wait_for("hello", None)
+
+    def tearDown(self):
+        if self.z is not None:
+            self.z.close()
+        shutil.rmtree(self.build_dir)
+        shutil.rmtree(self.code)
+
+    def spawn_direct(self, sid, **extra):
+        pid, sock = self.z.wait_parked()
+        self.assertEqual([pid], wait_children(self.z.proc.pid, 1))
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out, err, start = self.z.spawn(sid, [], runtime={"code_dir": self.code}, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"],
+                                       extra_fds=[there.fileno()], to=sock, **extra)
+        sock.close()
+        there.close()
+        os.close(start)
+        return pid, here, out, err
+
+    def test_a_parked_child_claimed_directly_becomes_the_sandbox_and_another_is_parked(self):
+        pid, here, out, err = self.spawn_direct("p1")
+        self.assertEqual(pid, self.z.wait_for("started", None, pid)["pid"])  # named by pid: the zygote never saw the request
+        here.settimeout(10)
+        self.assertEqual("ready", read_frame(here)["op"])
+        write_frame(here, {"op": "invoke", "id": "r", "event": None})
+        self.assertEqual([1, 65534], read_frame(here)["result"])  # pid 1 of its own namespace, unprivileged
+        here.close()
+        self.assertEqual(0, self.z.wait_for("exit", None, pid)["code"])
+        read_all(out), read_all(err)
+        refilled, sock = self.z.wait_parked()  # parked again once idle, its socket given to us again
+        self.assertNotEqual(pid, refilled)
+        sock.close()
+        self.z.close()
+        self.z = None
+        self.assertFalse(os.path.exists(f"/proc/{refilled}"))  # the zygote's exit took its parked child along
+
+    def test_a_bad_request_sent_to_a_parked_child_is_an_exit_with_the_error(self):
+        pid, here, out, err = self.spawn_direct("p2", namespaces=["ipc", "pid", "bogus"])
+        exit = self.z.wait_for("exit", None, pid)
+        self.assertEqual(126, exit["code"])
+        self.assertIn("unknown namespaces", exit["error"])
+        here.close(), read_all(out), read_all(err)
+
+    def test_a_directly_claimed_child_is_killed_by_pid(self):
+        with open(os.path.join(self.code, "f.py"), "w") as f:
+            f.write("import time\ntime.sleep(60)\n")  # hangs in its import: never ready
+        pid, here, out, err = self.spawn_direct("p3")
+        self.z.send({"op": "kill", "id": "p3", "pid": pid, "signal": 9})
+        self.assertEqual(9, self.z.wait_for("exit", None, pid)["signal"])
+        here.close(), read_all(out), read_all(err)
+
+    def test_the_zygote_itself_forks_when_thawd_sends_it_the_spawn(self):
+        parked, parked_sock = self.z.wait_parked()
+        self.addCleanup(parked_sock.close)
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out, err, start = self.z.spawn("p4", [], runtime={"code_dir": self.code}, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"],
+                                       extra_fds=[there.fileno()])
+        there.close(), os.close(start)
+        pid = self.z.wait_for("spawned", "p4")["pid"]
+        self.assertNotEqual(parked, pid)  # the parked one is thawd's to claim: the zygote forked
+        here.settimeout(10)
+        self.assertEqual("ready", read_frame(here)["op"])
+        here.close()
+        self.assertEqual(0, self.z.wait_for("exit", "p4")["code"])
+        read_all(out), read_all(err)
 
 
 class MorulaTests(unittest.TestCase):
@@ -250,7 +293,7 @@ class MorulaTests(unittest.TestCase):
     def setUp(self):
         self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
         self.root = ZygoteClient(build_native(self.build_dir), "fork", parked=0)
-        self.root.send({"op": "hello", "version": 1})
+        self.root.send({"op": "hello", "version": 2})
         self.root.receive()
         self.code = tempfile.mkdtemp(prefix="thaw-test-fn-")
         os.chmod(self.code, 0o755)
@@ -284,7 +327,7 @@ class MorulaTests(unittest.TestCase):
         there.close()
         self.root.wait_for("zygote-forked", "m")
         here.settimeout(20)
-        here.send(json.dumps({"op": "hello", "version": 1}).encode())
+        here.send(json.dumps({"op": "hello", "version": 2}).encode())
         self.assertEqual("hello", json.loads(here.recv(65536))["op"])
         fresh = ZygoteClient.__new__(ZygoteClient)
         fresh.conn, fresh.pending, fresh.via = here, [], "fork"
@@ -313,7 +356,7 @@ class ChildZygoteTests(unittest.TestCase):
         self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
         self.native = build_native(self.build_dir)
         self.root = ZygoteClient(self.native, "fork")
-        self.root.send({"op": "hello", "version": 1})
+        self.root.send({"op": "hello", "version": 2})
         self.root.receive()
         self.packages = tempfile.mkdtemp(prefix="thaw-test-pkgs-")
         os.chmod(self.packages, 0o755)
@@ -335,7 +378,7 @@ class ChildZygoteTests(unittest.TestCase):
         there.close()
         forked = self.root.wait_for("zygote-forked", "z1")
         here.settimeout(10)
-        here.send(json.dumps({"op": "hello", "version": 1}).encode())
+        here.send(json.dumps({"op": "hello", "version": 2}).encode())
         return forked["pid"], here, json.loads(here.recv(65536))
 
     def test_a_child_zygote_imports_its_modules_and_its_sandboxes_inherit_them(self):

@@ -37,11 +37,12 @@ class ZygoteClient:
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
-        assert ready[:2] == ["ready", "1"], ready
+        assert ready[:2] == ["ready", "2"], ready
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.conn.connect(self.socket_path)
         self.conn.settimeout(10)
         self.pending = []
+        self.parked = []  # [(pid, socket)]: children the zygote parked, with our end of each one's socket
 
     def send(self, message, fds=()):
         socket.send_fds(self.conn, [json.dumps(message).encode()], list(fds))
@@ -49,23 +50,38 @@ class ZygoteClient:
     def receive(self):
         if self.pending:
             return self.pending.pop(0)
-        return json.loads(self.conn.recv(65536))
+        data, fds, _, _ = socket.recv_fds(self.conn, 65536, 1)
+        m = json.loads(data)
+        if m.get("op") == "parked":
+            self.parked.append((m["pid"], socket.socket(fileno=fds[0])))
+        else:
+            for fd in fds:
+                os.close(fd)
+        return m
 
-    def wait_for(self, op, sid):
+    def wait_for(self, op, sid, pid=None):
+        """The next message with this op for sandbox sid (or, with sid None, for this pid)."""
         skipped = []
         while True:
             m = self.receive()
-            if m.get("op") == op and m.get("id") == sid:
+            if m.get("op") == op and m.get("id") == sid and (pid is None or m.get("pid") == pid):
                 self.pending = skipped + self.pending
                 return m
             skipped.append(m)
+
+    def wait_parked(self):
+        """Our end of a parked child's socket (the zygote parks once idle), and the child's pid."""
+        while not self.parked:
+            self.receive()
+        return self.parked.pop(0)
 
     def wait_started(self, sid):
         """The spawned reply, if it says the program already runs (a vfork spawn), else the started event."""
         spawned = self.wait_for("spawned", sid)
         return spawned if spawned.get("started") else self.wait_for("started", sid)
 
-    def spawn(self, sid, argv, start=True, extra_fds=(), **extra):
+    def spawn(self, sid, argv, start=True, extra_fds=(), to=None, **extra):
+        """Sends a spawn to the zygote, or straight to a parked child (to: our end of its socket)."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         start_r, start_w = os.pipe()
@@ -79,12 +95,17 @@ class ZygoteClient:
         if start:
             os.write(start_w, b"s")  # before the request, as thawd's create-and-start does
             request["prestarted"] = True
-        self.send(request, [root, netns, null, out_w, err_w, start_r, *extra_fds])
+        if to is None:
+            self.send(request, [root, netns, null, out_w, err_w, start_r, *extra_fds])
+        else:
+            socket.send_fds(to, [json.dumps(request).encode()], [root, netns, null, out_w, err_w, start_r, *extra_fds])
         for fd in (root, netns, null, out_w, err_w, start_r):
             os.close(fd)
         return out_r, err_r, start_w
 
     def close(self):
+        for _, sock in self.parked:
+            sock.close()
         self.conn.close()
         self.proc.wait(timeout=10)
         self.proc.stdout.close()
@@ -116,7 +137,7 @@ class ZygoteTests(unittest.TestCase):
 
     def setUp(self):
         self.z = ZygoteClient(self.native if self.use_native else None, self.via)
-        self.z.send({"op": "hello", "version": 1})
+        self.z.send({"op": "hello", "version": 2})
         hello = self.z.receive()
         self.assertEqual("hello", hello["op"])
         self.assertEqual(self.z.proc.pid, hello["pid"])

@@ -62,6 +62,9 @@ public sealed partial class Zygote : IDisposable
     /// <summary>How long this zygote's own imports took.</summary>
     public double ImportMs { get; private init; }
 
+    /// <summary>Children forked ahead that thawd can hand a spawn to directly (pids, oldest first).</summary>
+    public IReadOnlyList<int> ParkedPids => Connection.ParkedPids;
+
     /// <summary>False once the zygote died or was disposed: a new one must be started.</summary>
     public bool IsAlive => Connection.IsOpen && Volatile.Read(ref _disposed) == 0;
 

@@ -13,7 +13,7 @@ namespace Thaw.Sandboxes.Zygotes;
 /// </summary>
 internal sealed class ZygoteConnection : IDisposable
 {
-    public const int ProtocolVersion = 1;
+    public const int ProtocolVersion = 2;
     private const int MaxMessage = 64 * 1024;
 
     private readonly Socket _socket;
@@ -21,6 +21,11 @@ internal sealed class ZygoteConnection : IDisposable
     private readonly Lock _sendLock = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<ZygoteMessage>> _replies = new();
     private readonly ConcurrentDictionary<string, IZygoteEvents> _sandboxes = new();
+    // Sandboxes thawd handed straight to a parked child: the zygote names them by pid.
+    private readonly ConcurrentDictionary<int, IZygoteEvents> _claimed = new();
+    // Children the zygote forked ahead, oldest first, with thawd's end of each one's socket.
+    private readonly LinkedList<(int Pid, SafeFd Socket)> _parked = new();
+    private readonly Lock _parkedLock = new();
     private readonly Thread _reader;
     // One buffer for the one reader thread: a fresh 64 KiB per message was most of thawd's memset time.
     private readonly byte[] _receiveBuffer = new byte[MaxMessage];
@@ -37,6 +42,12 @@ internal sealed class ZygoteConnection : IDisposable
     public event Action? Closed;
 
     public bool IsOpen => !_closed;
+
+    /// <summary>The pids of the children the zygote keeps parked for thawd to claim, oldest first.</summary>
+    public IReadOnlyList<int> ParkedPids
+    {
+        get { lock (_parkedLock) return [.. _parked.Select(p => p.Pid)]; }
+    }
 
     /// <summary>Connects and checks the protocol version; the zygote accepts exactly one connection.</summary>
     public static ZygoteConnection Connect(string socketPath, string name)
@@ -68,7 +79,11 @@ internal sealed class ZygoteConnection : IDisposable
             ZygoteMessage hello;
             try
             {
-                hello = connection.ReceiveOne() ?? throw new ZygoteException("the zygote closed the connection during hello");
+                // A zygote that was idle for a moment has parked a child already: that event (kept
+                // by ReceiveOne) may come first.
+                do
+                    hello = connection.ReceiveOne() ?? throw new ZygoteException("the zygote closed the connection during hello");
+                while (hello.Op == "parked");
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
             {
@@ -107,8 +122,55 @@ internal sealed class ZygoteConnection : IDisposable
         }
     }
 
-    /// <summary>Sends a spawn request; <paramref name="events"/> hears the sandbox's start and exit.</summary>
-    public async Task<int> SpawnAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
+    /// <summary>
+    /// Sends a spawn request; <paramref name="events"/> hears the sandbox's start and exit. A fork
+    /// into a new pid namespace goes straight to a parked child when the zygote has one: the
+    /// request travels one socket hop instead of two and no zygote Python runs before the child
+    /// has it. Otherwise the zygote forks (and replies with the pid).
+    /// </summary>
+    public Task<int> SpawnAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
+    {
+        if (request.Via == "fork" && request.Namespaces is { } namespaces && namespaces.Contains("pid"))
+        {
+            byte[]? payload = null;
+            while (TryClaimParked(events) is { } claim)
+            {
+                var (pid, socket) = claim;
+                using (socket)
+                {
+                    payload ??= JsonSerializer.SerializeToUtf8Bytes(request, ZygoteJson.Default.ZygoteRequest);
+                    try
+                    {
+                        FdPassing.Send(socket, payload, fds);
+                        return Task.FromResult(pid);
+                    }
+                    catch (LinuxException)
+                    {
+                        // It died while parked (its exit event is on the way or was ignored): if that
+                        // event already reached this sandbox, it is finished; else try the next.
+                        if (!_claimed.TryRemove(new KeyValuePair<int, IZygoteEvents>(pid, events)))
+                            throw new ZygoteException($"parked child {pid} died as it was claimed");
+                    }
+                }
+            }
+        }
+        return SpawnThroughZygoteAsync(request, fds, events);
+    }
+
+    private (int Pid, SafeFd Socket)? TryClaimParked(IZygoteEvents events)
+    {
+        lock (_parkedLock)
+        {
+            if (_closed || _parked.First is not { } first)
+                return null;
+            _parked.RemoveFirst();
+            // Before the send: the child may fail and be reported the moment it has the request.
+            _claimed[first.Value.Pid] = events;
+            return first.Value;
+        }
+    }
+
+    private async Task<int> SpawnThroughZygoteAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
     {
         string id = request.Id!;
         _sandboxes[id] = events;
@@ -124,12 +186,15 @@ internal sealed class ZygoteConnection : IDisposable
         }
     }
 
-    /// <summary>Asks the zygote to signal a sandbox; the exit event follows. A gone zygote is no error.</summary>
-    public void Kill(string id, int signal)
+    /// <summary>
+    /// Asks the zygote to signal a sandbox (by id, or by pid for one claimed from a parked child);
+    /// the exit event follows. A gone zygote is no error.
+    /// </summary>
+    public void Kill(string id, int? pid, int signal)
     {
         if (_closed)
             return;
-        try { Send(new ZygoteRequest { Op = "kill", Id = id, Signal = signal }); }
+        try { Send(new ZygoteRequest { Op = "kill", Id = id, Pid = pid, Signal = signal }); }
         catch (Exception e) when (e is LinuxException or SocketException or ObjectDisposedException) { }
     }
 
@@ -142,8 +207,31 @@ internal sealed class ZygoteConnection : IDisposable
 
     private ZygoteMessage? ReceiveOne()
     {
-        int n = _socket.Receive(_receiveBuffer);
-        return n == 0 ? null : JsonSerializer.Deserialize(_receiveBuffer.AsSpan(0, n), ZygoteJson.Default.ZygoteMessage);
+        var (n, fds) = FdPassing.Receive(_fd, _receiveBuffer, maxFds: 1);
+        if (n == 0 && fds.Length == 0)
+            return null;
+        ZygoteMessage? message = null;
+        try
+        {
+            message = JsonSerializer.Deserialize(_receiveBuffer.AsSpan(0, n), ZygoteJson.Default.ZygoteMessage);
+            if (message is { Op: "parked", Pid: int pid } && fds.Length == 1)
+            {
+                lock (_parkedLock)
+                {
+                    if (!_closed)
+                    {
+                        _parked.AddLast((pid, fds[0]));
+                        fds = [];
+                    }
+                }
+            }
+            return message;
+        }
+        finally
+        {
+            foreach (var fd in fds) // only a parked event carries one
+                fd.Dispose();
+        }
     }
 
     private void ReadLoop()
@@ -157,19 +245,42 @@ internal sealed class ZygoteConnection : IDisposable
         {
             // The zygote died mid-message or the connection was disposed: handled as a close.
         }
-        _closed = true;
+        lock (_parkedLock)
+        {
+            _closed = true;
+            DropParked();
+        }
         foreach (var (_, reply) in _replies)
             reply.TrySetException(new ZygoteException("the zygote exited before replying"));
         foreach (var id in _sandboxes.Keys)
             if (_sandboxes.TryRemove(id, out var events))
                 events.OnZygoteLost();
+        foreach (var pid in _claimed.Keys)
+            if (_claimed.TryRemove(pid, out var events))
+                events.OnZygoteLost();
         Closed?.Invoke();
+    }
+
+    private void DropParked()
+    {
+        foreach (var (_, socket) in _parked)
+            socket.Dispose();
+        _parked.Clear();
     }
 
     private void Dispatch(ZygoteMessage message)
     {
         switch (message.Op)
         {
+            case "started" when message is { Id: null, Pid: int pid } && _claimed.TryGetValue(pid, out var events):
+                events.OnStarted(pid);
+                break;
+            case "exit" when message is { Id: null, Pid: int pid }:
+                if (_claimed.TryRemove(pid, out var claimed))
+                    claimed.OnExited(message.Code, message.Signal, message.Error);
+                else
+                    ForgetParked(pid); // died before anyone claimed it
+                break;
             case "spawned" or "error" or "zygote-forked" when message.Id is not null && _replies.TryGetValue(message.Id, out var reply):
                 if (message is { Started: true, Pid: int started } && _sandboxes.TryGetValue(message.Id, out var running))
                     running.OnStarted(started);
@@ -184,6 +295,22 @@ internal sealed class ZygoteConnection : IDisposable
         }
     }
 
+    private void ForgetParked(int pid)
+    {
+        lock (_parkedLock)
+        {
+            for (var node = _parked.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Pid == pid)
+                {
+                    node.Value.Socket.Dispose();
+                    _parked.Remove(node);
+                    return;
+                }
+            }
+        }
+    }
+
     /// <summary>Closes the connection: the zygote kills every sandbox it started and exits.</summary>
     public void Dispose()
     {
@@ -192,5 +319,7 @@ internal sealed class ZygoteConnection : IDisposable
         if (_reader.IsAlive && Thread.CurrentThread != _reader)
             _reader.Join(TimeSpan.FromSeconds(5));
         _socket.Dispose();
+        lock (_parkedLock)
+            DropParked();
     }
 }

@@ -32,6 +32,9 @@ internal sealed class ZygoteRequest
 
     public int? Signal { get; init; }
 
+    /// <summary>kill: the sandbox's pid, for one claimed straight from a parked child (the zygote may not know its id).</summary>
+    public int? Pid { get; init; }
+
     /// <summary>thawd wrote the start byte before sending: the child will not block on start.</summary>
     public bool? Prestarted { get; init; }
 
@@ -50,7 +53,7 @@ internal sealed class ZygoteRequest
     public System.Text.Json.Nodes.JsonObject? Runtime { get; init; }
 }
 
-/// <summary>A reply or event from a zygote: hello, spawned, started, exit, error.</summary>
+/// <summary>A reply or event from a zygote: hello, spawned, started, exit, error, parked.</summary>
 internal sealed class ZygoteMessage
 {
     public string Op { get; init; } = "";
