@@ -113,8 +113,9 @@ public sealed partial class Thawd : IAsyncDisposable
     internal bool HasLog(string name) => _logs.ContainsKey(name);
 
     /// <summary>The handler cache's way to start a sandbox: the Python runtime, its output into the function's log.</summary>
-    private Task<PythonSandbox> StartSandboxAsync(Deployment deployment) =>
-        Python.StartAsync(deployment.Manifest, deployment.CodeDir, version: deployment.Version, output: LogOf(deployment.Name).For(deployment.Version));
+    private Task<PythonSandbox> StartSandboxAsync(Deployment deployment, ReadOnlyMemory<byte>? firstEvent) =>
+        Python.StartAsync(deployment.Manifest, deployment.CodeDir, version: deployment.Version, output: LogOf(deployment.Name).For(deployment.Version),
+            first: firstEvent is { } e ? new FirstCall(e, deployment.Manifest.Timeout) : null);
 
     /// <summary>Root zygote (measured once at start) plus the import cache's nodes (measured when built).</summary>
     private long ZygoteBytes() => _rootZygoteBytes + (Python.ImportCache?.Nodes.Sum(n => n.MemoryBytes) ?? 0);

@@ -33,50 +33,73 @@ internal static class InvocationFrames
     private static readonly byte[] EventKey = ",\"event\":"u8.ToArray();
     private static readonly byte[] Close = "}"u8.ToArray();
 
-    /// <summary>
-    /// Reads one frame; null when the sandbox closed its end (it exited). The first receive takes as
-    /// much as <paramref name="scratch"/> holds, so a reply that fits (nearly all do) costs one
-    /// receive, not two (syscalls are most of a warm call's cost on this VM). The document may point
-    /// into <paramref name="scratch"/>: dispose it before the buffer is used again.
-    /// </summary>
-    public static async Task<JsonDocument?> ReadAsync(Socket socket, byte[] scratch, CancellationToken token)
+}
+
+/// <summary>
+/// Reads frames off one sandbox's invoke socket. Each receive takes as much as the buffer holds, so
+/// a frame that fits (nearly all do) costs one receive, not two (syscalls are most of a warm call's
+/// cost on this VM); what a receive took beyond the frame is kept for the next read: a call sent
+/// ahead of the ready frame (the cold start's first call) can be answered in the same receive.
+/// A document returned may point into the buffer: dispose it before the next read.
+/// </summary>
+internal sealed class FrameReader(Socket socket)
+{
+    private readonly byte[] _buffer = new byte[16 << 10];
+    private int _start;
+    private int _end;
+
+    /// <summary>Reads one frame; null when the sandbox closed its end (it exited) between frames.</summary>
+    public async Task<JsonDocument?> ReadAsync(CancellationToken token)
     {
-        int got = 0;
-        while (got < 4)
+        if (!await FillAsync(4, token).ConfigureAwait(false))
+            return _start == _end ? null : throw MidFrame();
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(_buffer.AsSpan(_start));
+        if (length > InvocationFrames.MaxFrameBytes)
+            throw new InvalidDataException($"the sandbox sent a {length} byte frame, over the {InvocationFrames.MaxFrameBytes >> 20} MiB limit");
+        if (4 + length <= _buffer.Length)
         {
-            int n = await socket.ReceiveAsync(scratch.AsMemory(got), SocketFlags.None, token).ConfigureAwait(false);
-            if (n == 0)
-                return got == 0 ? null : throw new InvalidDataException("the sandbox closed its invoke socket in the middle of a frame");
-            got += n;
+            if (!await FillAsync(4 + (int)length, token).ConfigureAwait(false))
+                throw MidFrame();
+            var document = JsonDocument.Parse(_buffer.AsMemory(_start + 4, (int)length));
+            _start += 4 + (int)length;
+            return document;
         }
-        uint length = BinaryPrimitives.ReadUInt32BigEndian(scratch);
-        if (length > MaxFrameBytes)
-            throw new InvalidDataException($"the sandbox sent a {length} byte frame, over the {MaxFrameBytes >> 20} MiB limit");
-        if (got > 4 + length)
-            throw new InvalidDataException("the sandbox sent more than one frame (it answers one request at a time)");
-        if (4 + length <= scratch.Length)
-        {
-            if (!await ReadExactlyAsync(socket, scratch.AsMemory(got, 4 + (int)length - got), token).ConfigureAwait(false))
-                throw new InvalidDataException("the sandbox closed its invoke socket in the middle of a frame");
-            return JsonDocument.Parse(scratch.AsMemory(4, (int)length));
-        }
+        // Larger than the buffer: its own array, what was buffered first.
         byte[] body = new byte[length];
-        scratch.AsSpan(4, got - 4).CopyTo(body);
-        if (!await ReadExactlyAsync(socket, body.AsMemory(got - 4), token).ConfigureAwait(false))
-            throw new InvalidDataException("the sandbox closed its invoke socket in the middle of a frame");
+        int buffered = _end - _start - 4;
+        _buffer.AsSpan(_start + 4, buffered).CopyTo(body);
+        _start = _end = 0;
+        for (int read = buffered; read < body.Length;)
+        {
+            int n = await socket.ReceiveAsync(body.AsMemory(read), SocketFlags.None, token).ConfigureAwait(false);
+            if (n == 0)
+                throw MidFrame();
+            read += n;
+        }
         return JsonDocument.Parse(body);
     }
 
-    private static async Task<bool> ReadExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken token)
+    /// <summary>Makes <paramref name="count"/> bytes from the read position buffered; false at end of stream first.</summary>
+    private async Task<bool> FillAsync(int count, CancellationToken token)
     {
-        int read = 0;
-        while (read < buffer.Length)
+        if (_start == _end)
+            _start = _end = 0;
+        else if (_start + count > _buffer.Length)
         {
-            int n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, token).ConfigureAwait(false);
+            // Move what is left to the front (the documents it backed were disposed, as the contract says).
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+        while (_end - _start < count)
+        {
+            int n = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, token).ConfigureAwait(false);
             if (n == 0)
                 return false;
-            read += n;
+            _end += n;
         }
         return true;
     }
+
+    private static InvalidDataException MidFrame() => new("the sandbox closed its invoke socket in the middle of a frame");
 }

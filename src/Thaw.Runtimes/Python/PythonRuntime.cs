@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Thaw.Resources.Cgroups;
@@ -67,8 +69,10 @@ public sealed class PythonRuntime : IAsyncDisposable
     /// <see cref="FunctionStartException"/> with Python's traceback; the sandbox is gone by then.
     /// The sandbox's stdout and stderr also go to <paramref name="output"/> as they arrive (a function's
     /// log); <paramref name="version"/> is the deploy the code belongs to (the handler's context shows it).
+    /// <paramref name="first"/>, the call the sandbox is started for, is sent ahead of its ready frame.
     /// </summary>
-    public async Task<PythonSandbox> StartAsync(FunctionManifest function, string codeDir, CancellationToken token = default, int version = 1, SandboxOutput? output = null)
+    public async Task<PythonSandbox> StartAsync(FunctionManifest function, string codeDir, CancellationToken token = default, int version = 1,
+        SandboxOutput? output = null, FirstCall? first = null)
     {
         if (function.Runtime != "python")
             throw new ArgumentException($"function '{function.Name}' uses the {function.Runtime} runtime, not python");
@@ -83,7 +87,7 @@ public sealed class PythonRuntime : IAsyncDisposable
             Hostname = "thaw-" + function.Name,
         };
         if (function.Isolation == FunctionIsolation.Fresh)
-            return await StartFreshAsync(function, spec, output, token).ConfigureAwait(false);
+            return await StartFreshAsync(function, spec, output, first, token).ConfigureAwait(false);
         // The deepest zygote whose packages the function uses; a dead one is dropped and its parent tried.
         var lease = ImportCache?.Acquire(function.Name);
         Sandbox sandbox;
@@ -107,9 +111,10 @@ public sealed class PythonRuntime : IAsyncDisposable
         }
         if (lease is not null)
             _ = sandbox.Exited.ContinueWith(_ => lease.Dispose(), TaskScheduler.Default);
-        var (initMs, modules) = await WaitReadyAsync(function, sandbox, token).ConfigureAwait(false);
+        var frames = new FrameReader(sandbox.Channel!);
+        var (initMs, modules) = await WaitReadyAsync(function, sandbox, frames, first, token).ConfigureAwait(false);
         ImportCache?.Learn(function.Name, modules);
-        return new PythonSandbox(sandbox, initMs, _options.StopGrace, _options.KillTimeout) { ForkedFrom = lease?.Zygote ?? _spawner.Zygote };
+        return new PythonSandbox(sandbox, frames, initMs, _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = lease?.Zygote ?? _spawner.Zygote };
     }
 
     /// <summary>
@@ -117,7 +122,7 @@ public sealed class PythonRuntime : IAsyncDisposable
     /// (fresh ASLR) that imported its packages, kept by a zygote of its own and rebuilt when the
     /// function is seen to load more.
     /// </summary>
-    private async Task<PythonSandbox> StartFreshAsync(FunctionManifest function, SandboxSpec spec, SandboxOutput? output, CancellationToken token)
+    private async Task<PythonSandbox> StartFreshAsync(FunctionManifest function, SandboxSpec spec, SandboxOutput? output, FirstCall? first, CancellationToken token)
     {
         var pool = await MorulaPoolAsync(function.Name).ConfigureAwait(false);
         Sandbox sandbox;
@@ -131,11 +136,12 @@ public sealed class PythonRuntime : IAsyncDisposable
             throw;
         }
         _ = sandbox.Exited.ContinueWith(_ => pool.Leave(), TaskScheduler.Default);
-        var (initMs, modules) = await WaitReadyAsync(function, sandbox, token).ConfigureAwait(false);
+        var frames = new FrameReader(sandbox.Channel!);
+        var (initMs, modules) = await WaitReadyAsync(function, sandbox, frames, first, token).ConfigureAwait(false);
         if (!modules.All(pool.Modules.Contains)) // as reported (with their install cache dir), like pool.Modules
             lock (_morula)
                 pool.Wanted ??= [.. pool.Modules.Union(modules).Order(StringComparer.Ordinal)]; // the next interpreters import it all
-        return new PythonSandbox(sandbox, initMs, _options.StopGrace, _options.KillTimeout) { ForkedFrom = pool.Zygote };
+        return new PythonSandbox(sandbox, frames, initMs, _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = pool.Zygote };
     }
 
     /// <summary>
@@ -182,13 +188,26 @@ public sealed class PythonRuntime : IAsyncDisposable
     }
 
     /// <summary>Waits for the sandbox's ready frame: its handler loaded, or why not (the sandbox is deleted then).</summary>
-    private async Task<(double InitMs, IReadOnlyList<string> Modules)> WaitReadyAsync(FunctionManifest function, Sandbox sandbox, CancellationToken token)
+    private async Task<(double InitMs, IReadOnlyList<string> Modules)> WaitReadyAsync(FunctionManifest function, Sandbox sandbox, FrameReader frames,
+        FirstCall? first, CancellationToken token)
     {
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             deadline.CancelAfter(_options.InitTimeout);
-            using var ready = await InvocationFrames.ReadAsync(sandbox.Channel!, new byte[16 << 10], deadline.Token).ConfigureAwait(false);
+            if (first is not null)
+                await InvocationFrames.WriteInvokeAsync(sandbox.Channel!, PythonSandbox.CallId(sandbox, 1), (long)first.Timeout.TotalMilliseconds, first.Event, deadline.Token).ConfigureAwait(false);
+            JsonDocument? ready;
+            try
+            {
+                ready = await frames.ReadAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                // A sandbox that died with the first call unread resets the socket instead of closing it.
+                ready = null;
+            }
+            using var _ = ready;
             if (ready is null)
             {
                 var exit = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);

@@ -12,19 +12,27 @@ namespace Thaw.Runtimes.Python;
 public sealed class PythonSandbox : IAsyncDisposable
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
-    /// <summary>Where replies are received (one call at a time, so one buffer): most fit, see <see cref="InvocationFrames.ReadAsync"/>.</summary>
-    private readonly byte[] _replies = new byte[16 << 10];
+    /// <summary>Where replies are received (one call at a time, so one reader and its buffer).</summary>
+    private readonly FrameReader _frames;
     private readonly TimeSpan _killTimeout;
     private readonly TimeSpan _stopGrace;
+    // The call sent ahead of the ready frame, its reply not read yet (see FirstCall).
+    private FirstCall? _sentAhead;
     private long _calls;
 
-    internal PythonSandbox(Sandbox sandbox, double initMs, TimeSpan stopGrace, TimeSpan killTimeout)
+    internal PythonSandbox(Sandbox sandbox, FrameReader frames, double initMs, TimeSpan stopGrace, TimeSpan killTimeout, FirstCall? sentAhead)
     {
         _stopGrace = stopGrace;
         Sandbox = sandbox;
+        _frames = frames;
         InitMs = initMs;
         _killTimeout = killTimeout;
+        _sentAhead = sentAhead;
+        _calls = sentAhead is null ? 0 : 1;
     }
+
+    /// <summary>The id of a sandbox's <paramref name="n"/>th call (the handler's context shows it as aws_request_id).</summary>
+    internal static string CallId(Sandbox sandbox, long n) => sandbox.Id + "-" + n.ToString(CultureInfo.InvariantCulture);
 
     public Sandbox Sandbox { get; }
 
@@ -42,7 +50,10 @@ public sealed class PythonSandbox : IAsyncDisposable
     /// </summary>
     public bool IsServing => Sandbox.Status != SandboxStatus.Stopped && !Sandbox.Exited.IsCompleted;
 
-    /// <summary>Calls the handler with <paramref name="eventJson"/> (one JSON value, not parsed here).</summary>
+    /// <summary>
+    /// Calls the handler with <paramref name="eventJson"/> (one JSON value, not parsed here). The
+    /// sandbox's <see cref="FirstCall"/>, if it was started with one, is this call when the event is the same memory: only its reply is read.
+    /// </summary>
     public async Task<Invocation> InvokeAsync(ReadOnlyMemory<byte> eventJson, TimeSpan timeout, CancellationToken token = default)
     {
         var socket = Sandbox.Channel ?? throw new InvalidOperationException($"sandbox {Sandbox.Id} does not serve the handler runtime");
@@ -51,14 +62,21 @@ public sealed class PythonSandbox : IAsyncDisposable
         {
             if (!IsServing)
                 throw await GoneAsync().ConfigureAwait(false);
-            string id = Sandbox.Id + "-" + Interlocked.Increment(ref _calls).ToString(CultureInfo.InvariantCulture);
+            var sentAhead = _sentAhead;
+            _sentAhead = null;
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             deadline.CancelAfter(timeout);
             JsonDocument? reply;
             try
             {
-                await InvocationFrames.WriteInvokeAsync(socket, id, (long)timeout.TotalMilliseconds, eventJson, deadline.Token).ConfigureAwait(false);
-                reply = await InvocationFrames.ReadAsync(socket, _replies, deadline.Token).ConfigureAwait(false);
+                if (sentAhead is null || !sentAhead.Event.Equals(eventJson))
+                {
+                    if (sentAhead is not null)
+                        (await _frames.ReadAsync(deadline.Token).ConfigureAwait(false))?.Dispose(); // its reply nobody asked for
+                    string id = CallId(Sandbox, Interlocked.Increment(ref _calls));
+                    await InvocationFrames.WriteInvokeAsync(socket, id, (long)timeout.TotalMilliseconds, eventJson, deadline.Token).ConfigureAwait(false);
+                }
+                reply = await _frames.ReadAsync(deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {

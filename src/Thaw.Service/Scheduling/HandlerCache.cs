@@ -21,8 +21,11 @@ namespace Thaw.Service.Scheduling;
 /// </remarks>
 public sealed partial class HandlerCache : IAsyncDisposable
 {
-    /// <summary>Starts one sandbox of a deployment (the Python runtime, with the function's log attached).</summary>
-    public delegate Task<PythonSandbox> Starter(Deployment deployment);
+    /// <summary>
+    /// Starts one sandbox of a deployment (the Python runtime, with the function's log attached); a
+    /// start for a call sends that call's event ahead (see <see cref="FirstCall"/>).
+    /// </summary>
+    public delegate Task<PythonSandbox> Starter(Deployment deployment, ReadOnlyMemory<byte>? firstEvent);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, FunctionPool> _pools = new(StringComparer.Ordinal);
@@ -135,7 +138,11 @@ public sealed partial class HandlerCache : IAsyncDisposable
     /// <exception cref="FunctionGoneException">No such function (or it was removed while the call waited).</exception>
     /// <exception cref="QueueFullException">All its sandboxes are busy and its queue is full.</exception>
     /// <exception cref="MemoryBudgetException">A new sandbox does not fit the node's memory budget.</exception>
-    public async Task<SandboxLease> AcquireAsync(string name, CancellationToken token = default)
+    /// <remarks>
+    /// <paramref name="eventJson"/>, the call's event, goes to a sandbox started for the call ahead of
+    /// its ready frame; the caller then invokes it with the same memory (see <see cref="FirstCall"/>).
+    /// </remarks>
+    public async Task<SandboxLease> AcquireAsync(string name, CancellationToken token = default, ReadOnlyMemory<byte>? eventJson = null)
     {
         long requested = Stopwatch.GetTimestamp();
         WarmSandbox? sandbox;
@@ -171,7 +178,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
         double queueMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
         if (sandbox is not null)
             return await WarmLeaseAsync(sandbox, queueMs).ConfigureAwait(false);
-        return await ColdLeaseAsync(pool, startDeployment!, queueMs, forCall: true).ConfigureAwait(false);
+        return await ColdLeaseAsync(pool, startDeployment!, queueMs, forCall: true, eventJson).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -250,7 +257,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             SandboxLease lease;
             try
             {
-                lease = await ColdLeaseAsync(pool, deployment, 0, forCall: false).ConfigureAwait(false);
+                lease = await ColdLeaseAsync(pool, deployment, 0, forCall: false, firstEvent: null).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -296,7 +303,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
                     deployment = GrantSlotLocked(pool, []);
                 }
                 Stop(sandbox);
-                return await ColdLeaseAsync(pool, deployment, queueMs, forCall: true).ConfigureAwait(false);
+                return await ColdLeaseAsync(pool, deployment, queueMs, forCall: true, firstEvent: null).ConfigureAwait(false);
             }
             thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
             lock (_lock)
@@ -315,13 +322,13 @@ public sealed partial class HandlerCache : IAsyncDisposable
     /// gives the slot back (or to the next queued call). <paramref name="forCall"/> is false for a
     /// sandbox started ahead (a replacement), which is not a cold call.
     /// </summary>
-    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Deployment deployment, double queueMs, bool forCall)
+    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Deployment deployment, double queueMs, bool forCall, ReadOnlyMemory<byte>? firstEvent)
     {
         long started = Stopwatch.GetTimestamp();
         PythonSandbox python;
         try
         {
-            python = await _start(deployment).ConfigureAwait(false);
+            python = await _start(deployment, firstEvent).ConfigureAwait(false);
         }
         catch
         {

@@ -21,7 +21,8 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
         SandboxLease lease;
         try
         {
-            lease = await cache.AcquireAsync(function, token).ConfigureAwait(false);
+            // The event goes along: a sandbox started for this call gets it ahead of its ready frame.
+            lease = await cache.AcquireAsync(function, token, eventJson).ConfigureAwait(false);
         }
         catch (QueueFullException)
         {

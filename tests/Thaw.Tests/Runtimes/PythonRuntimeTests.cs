@@ -82,6 +82,37 @@ public sealed class PythonRuntimeTests(PythonFixture fixture) : IClassFixture<Py
     }
 
     [Fact]
+    public async Task A_first_call_sent_ahead_is_answered_and_later_calls_follow_it()
+    {
+        var (manifest, dir) = fixture.Function("name = \"ahead\"\n", ("f.py", "import os\ndef f(event, context):\n    return [event, context.aws_request_id]\n"));
+        var first = Json("\"one\"");
+        await using (var sandbox = await fixture.Runtime.StartAsync(manifest, dir, first: new FirstCall(first, CallTimeout)))
+        {
+            // The same memory: only the reply is read (the runtime answered it once its handler loaded).
+            var call = (await sandbox.InvokeAsync(first, CallTimeout)).Result!.Value;
+            Assert.Equal("one", call[0].GetString());
+            Assert.Equal(sandbox.Sandbox.Id + "-1", call[1].GetString());
+            var second = (await sandbox.InvokeAsync(Json("\"two\""), CallTimeout)).Result!.Value;
+            Assert.Equal(["two", sandbox.Sandbox.Id + "-2"], second.EnumerateArray().Select(e => e.GetString()));
+        }
+        await using (var sandbox = await fixture.Runtime.StartAsync(manifest, dir, first: new FirstCall(Json("\"unused\""), CallTimeout)))
+        {
+            // Invoked with another event: the reply to the one sent ahead is skipped, not mistaken for this one's.
+            var call = (await sandbox.InvokeAsync(Json("\"other\""), CallTimeout)).Result!.Value;
+            Assert.Equal(["other", sandbox.Sandbox.Id + "-2"], call.EnumerateArray().Select(e => e.GetString()));
+        }
+    }
+
+    [Fact]
+    public async Task A_handler_that_cannot_load_is_reported_even_with_a_call_sent_ahead()
+    {
+        var (manifest, dir) = fixture.Function("name = \"ahead-broken\"\n", ("f.py", "raise RuntimeError('no init for you')\n"));
+        var error = await Assert.ThrowsAsync<FunctionStartException>(() => fixture.Runtime.StartAsync(manifest, dir, first: new FirstCall(Json("1"), CallTimeout)));
+        Assert.Equal("init", error.Phase);
+        Assert.Contains("no init for you", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sebs_and_openlambda_style_handlers_run_unmodified()
     {
         var (sebs, sebsDir) = fixture.Function("name = \"sebs\"\nhandler = \"function.handler\"\n",
