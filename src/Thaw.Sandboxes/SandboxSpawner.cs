@@ -77,26 +77,51 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         // Before anything is claimed: a dead zygote is replaced here, and if that fails nothing is held.
         var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string via = _options.Via == SpawnVia.Helper && spec.Runtime is null ? "helper" : "fork";
 
-        // 1–3. Pool pops: a network namespace, a cgroup with the sandbox's limits, a root with the code.
+        // 1. A fork into a new pid namespace goes to a child the zygote forked ahead, if one waits:
+        // thawd sends it the spawn itself, and it has joined a pooled cgroup already.
+        var parked = via == "fork" ? zygote.Connection.TakeParked() : null;
+
+        // 2–4. Pool pops: a network namespace, a cgroup with the sandbox's limits (the parked child's
+        // own, else a pooled one), a root with the code.
         var netns = netnsPool.Claim();
         SandboxCgroup? cgroup = null;
         SandboxRoot? root;
         try
         {
-            cgroup = _host.Cgroups.Claim(spec.Limits);
+            if (parked?.Cgroup is { } own)
+            {
+                try
+                {
+                    _host.Cgroups.Fit(own, spec.Limits);
+                }
+                catch
+                {
+                    zygote.Connection.Discard(parked); // its cgroup's limits are unknown now: it goes, with the child
+                    parked = null;
+                    throw;
+                }
+                cgroup = own;
+            }
+            else
+                cgroup = _host.Cgroups.Claim(spec.Limits);
             root = _host.Roots.Claim(spec.CodeDir, spec.PackagesDir, spec.CodeWritable);
         }
         catch
         {
-            if (cgroup is not null) _host.Cgroups.Release(cgroup);
+            if (parked is not null)
+                zygote.Connection.ReturnParked(parked); // with its cgroup, which the next Fit rewrites as needed
+            else if (cgroup is not null)
+                _host.Cgroups.Release(cgroup);
             netnsPool.Release(netns);
             throw;
         }
+        bool joined = parked?.Cgroup is not null;
 
         long claimed = System.Diagnostics.Stopwatch.GetTimestamp();
 
-        // 4. The descriptors the child receives, each named as PROTOCOL.md says; thawd keeps the
+        // 5. The descriptors the child receives, each named as PROTOCOL.md says; thawd keeps the
         // other ends (output, start). "owned" ones were opened for this sandbox and close after sending.
         var sent = new List<(string Name, SafeFd Fd, bool Owned)>();
         Socket? channel = null;
@@ -121,8 +146,6 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
                 sent.Add(("invoke", channelThere, true));
                 channel = ToSocket(channelHere);
             }
-            foreach (var procs in cgroup.ProcsFds)
-                sent.Add(("cgroup", procs, false)); // the pooled cgroup's own, kept open for its life
             sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
@@ -135,7 +158,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             CloseOwned(sent);
             channel?.Dispose();
             _host.Roots.Release(root);
-            _host.Cgroups.Release(cgroup);
+            _host.Cgroups.Release(cgroup); // a parked child's: it is killed with it
+            parked?.Socket.Dispose();
             netnsPool.Release(netns);
             throw;
         }
@@ -145,13 +169,14 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         if (startNow)
             sandbox.Start();
 
-        // 5. The fork request.
-        var request = new ZygoteRequest
+        // 6. The fork request: to the parked child, else to the zygote. A child that has not joined
+        // its cgroup gets the cgroup's cgroup.procs files (the pooled cgroup's own, kept open for its life).
+        ZygoteRequest Request(bool withCgroups) => new()
         {
             Prestarted = startNow,
             Op = "spawn",
             Id = id,
-            Via = _options.Via == SpawnVia.Helper && spec.Runtime is null ? "helper" : "fork",
+            Via = via,
             Argv = spec.Runtime is null ? spec.Argv : null,
             Runtime = spec.Runtime,
             Env = spec.Environment ?? _options.DefaultEnvironment,
@@ -160,12 +185,16 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Uid = _options.Uid,
             Gid = _options.Gid,
             Namespaces = _namespaces,
-            Fds = [.. sent.Select(f => f.Name)],
+            Fds = [.. sent.Select(f => f.Name), .. withCgroups ? cgroup.ProcsFds.Select(_ => "cgroup") : []],
         };
+        SafeFd[] Fds(bool withCgroups) => [.. sent.Select(f => f.Fd), .. withCgroups ? cgroup.ProcsFds : []];
         _live[id] = sandbox;
         try
         {
-            sandbox.Pid = await zygote.Connection.SpawnAsync(request, [.. sent.Select(f => f.Fd)], sandbox).ConfigureAwait(false);
+            if (parked is not null && zygote.Connection.SpawnParked(parked, Request(!joined), Fds(!joined), sandbox))
+                sandbox.Pid = parked.Pid;
+            else
+                sandbox.Pid = await zygote.Connection.SpawnAsync(Request(withCgroups: true), Fds(withCgroups: true), sandbox).ConfigureAwait(false);
         }
         catch (Exception e)
         {

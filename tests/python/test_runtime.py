@@ -254,6 +254,30 @@ class ParkedChildTests(unittest.TestCase):
         self.z = None
         self.assertFalse(os.path.exists(f"/proc/{refilled}"))  # the zygote's exit took its parked child along
 
+    def test_a_parked_child_joins_the_cgroup_thawd_gives_it_while_it_waits(self):
+        cgroup = f"/sys/fs/cgroup/pids/thaw-test-join-{os.getpid()}"
+        os.mkdir(cgroup)
+        self.addCleanup(os.rmdir, cgroup)
+        pid, sock = self.z.wait_parked()
+        procs = os.open(os.path.join(cgroup, "cgroup.procs"), os.O_WRONLY)
+        socket.send_fds(sock, [b'{"op":"join"}'], [procs])
+        os.close(procs)
+        deadline = time.monotonic() + 10
+        while str(pid) not in open(os.path.join(cgroup, "cgroup.procs")).read().split():
+            self.assertLess(time.monotonic(), deadline, "the parked child did not join its cgroup")
+            time.sleep(0.01)
+        # Then it becomes a sandbox with no cgroup fd in its spawn, and stays in the one it joined.
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out, err, start = self.z.spawn("p5", [], runtime={"code_dir": self.code}, fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"],
+                                       extra_fds=[there.fileno()], to=sock)
+        sock.close(), there.close(), os.close(start)
+        here.settimeout(10)
+        self.assertEqual("ready", read_frame(here)["op"])
+        self.assertEqual([str(pid)], open(os.path.join(cgroup, "cgroup.procs")).read().split())
+        here.close()
+        self.assertEqual(0, self.z.wait_for("exit", None, pid)["code"])
+        read_all(out), read_all(err)
+
     def test_a_bad_request_sent_to_a_parked_child_is_an_exit_with_the_error(self):
         pid, here, out, err = self.spawn_direct("p2", namespaces=["ipc", "pid", "bogus"])
         exit = self.z.wait_for("exit", None, pid)

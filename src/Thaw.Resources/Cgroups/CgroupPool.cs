@@ -69,6 +69,25 @@ public sealed partial class CgroupPool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="limits"/> into a cgroup already claimed with the defaults (a parked
+    /// child's, joined while it waited). If the kernel refuses, the cgroup stays the caller's to release.
+    /// </summary>
+    public void Fit(SandboxCgroup cgroup, CgroupLimits? limits)
+    {
+        if (limits is null || limits == cgroup.Limits)
+            return;
+        limits.Validate(_options.CpuPeriodMicroseconds);
+        try
+        {
+            cgroup.ApplyLimits(limits, _options.CpuPeriodMicroseconds);
+        }
+        catch (Exception e) when (e is not InvalidOperationException)
+        {
+            throw new InvalidOperationException($"cgroup {cgroup.RelativePath}: cannot apply {limits}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Gives a cgroup back; its processes are killed and it is recycled off the caller's path.</summary>
     public void Release(SandboxCgroup cgroup) => Pool.Release(cgroup);
 

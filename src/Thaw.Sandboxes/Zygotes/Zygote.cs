@@ -103,7 +103,7 @@ public sealed partial class Zygote : IDisposable
             process = Process.Start(psi) ?? throw new ZygoteException($"cannot start {options.Python}");
             ForwardStderr(process, logger);
             WaitUntilReady(process, options.StartTimeout);
-            var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}");
+            var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}", host.Cgroups);
             var zygote = new Zygote(host, logger, process, process.Id, netns, cgroup, root, connection, parent: null, modules: []);
             Log.Started(logger, zygote.Pid, native is not null);
             return zygote;
@@ -170,7 +170,7 @@ public sealed partial class Zygote : IDisposable
             here.SetHandleAsInvalid();
             socket = new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(raw, ownsHandle: true));
             // The hello waits for the child's imports: off the caller's thread.
-            var (connection, hello) = await Task.Run(() => ZygoteConnection.Over(socket, $"zygote-{pid}", timeout)).ConfigureAwait(false);
+            var (connection, hello) = await Task.Run(() => ZygoteConnection.Over(socket, $"zygote-{pid}", timeout, _host.Cgroups)).ConfigureAwait(false);
             var child = new Zygote(_host, _logger, null, pid, _netns, _cgroup, _root, connection, this, [.. Modules, .. modules])
             {
                 IsFresh = fresh,

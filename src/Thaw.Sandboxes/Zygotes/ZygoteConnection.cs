@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Thaw.Linux;
 using Thaw.Linux.Sockets;
+using Thaw.Resources.Cgroups;
 
 namespace Thaw.Sandboxes.Zygotes;
 
@@ -24,15 +25,19 @@ internal sealed class ZygoteConnection : IDisposable
     // Sandboxes thawd handed straight to a parked child: the zygote names them by pid.
     private readonly ConcurrentDictionary<int, IZygoteEvents> _claimed = new();
     // Children the zygote forked ahead, oldest first, with thawd's end of each one's socket.
-    private readonly LinkedList<(int Pid, SafeFd Socket)> _parked = new();
+    private readonly LinkedList<ParkedChild> _parked = new();
     private readonly Lock _parkedLock = new();
+    // Where parked children's cgroups come from (and go back to); null: they join theirs at spawn.
+    private readonly CgroupPool? _cgroups;
+    private static readonly byte[] JoinMessage = """{"op":"join"}"""u8.ToArray();
     private readonly Thread _reader;
     // One buffer for the one reader thread: a fresh 64 KiB per message was most of thawd's memset time.
     private readonly byte[] _receiveBuffer = new byte[MaxMessage];
     private volatile bool _closed;
 
-    private ZygoteConnection(Socket socket, string name)
+    private ZygoteConnection(Socket socket, string name, CgroupPool? cgroups)
     {
+        _cgroups = cgroups;
         _socket = socket;
         _fd = new SafeFd((int)socket.Handle, ownsHandle: false);
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = name };
@@ -49,8 +54,11 @@ internal sealed class ZygoteConnection : IDisposable
         get { lock (_parkedLock) return [.. _parked.Select(p => p.Pid)]; }
     }
 
-    /// <summary>Connects and checks the protocol version; the zygote accepts exactly one connection.</summary>
-    public static ZygoteConnection Connect(string socketPath, string name)
+    /// <summary>
+    /// Connects and checks the protocol version; the zygote accepts exactly one connection. Its
+    /// parked children get cgroups from <paramref name="cgroups"/> to join while they wait.
+    /// </summary>
+    public static ZygoteConnection Connect(string socketPath, string name, CgroupPool? cgroups)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
         try
@@ -62,18 +70,18 @@ internal sealed class ZygoteConnection : IDisposable
             socket.Dispose();
             throw;
         }
-        return Over(socket, name, Timeout.InfiniteTimeSpan).Connection;
+        return Over(socket, name, Timeout.InfiniteTimeSpan, cgroups).Connection;
     }
 
     /// <summary>
     /// Speaks the protocol over an already connected socket (a child zygote's, made by fork-zygote):
     /// the hello exchange, then the reader thread. Takes the socket over, also on failure.
     /// </summary>
-    public static (ZygoteConnection Connection, ZygoteMessage Hello) Over(Socket socket, string name, TimeSpan timeout)
+    public static (ZygoteConnection Connection, ZygoteMessage Hello) Over(Socket socket, string name, TimeSpan timeout, CgroupPool? cgroups)
     {
         try
         {
-            var connection = new ZygoteConnection(socket, name);
+            var connection = new ZygoteConnection(socket, name, cgroups);
             connection.Send(new ZygoteRequest { Op = "hello", Version = ProtocolVersion });
             socket.ReceiveTimeout = timeout == Timeout.InfiniteTimeSpan ? 0 : (int)Math.Max(1, timeout.TotalMilliseconds);
             ZygoteMessage hello;
@@ -123,54 +131,63 @@ internal sealed class ZygoteConnection : IDisposable
     }
 
     /// <summary>
-    /// Sends a spawn request; <paramref name="events"/> hears the sandbox's start and exit. A fork
-    /// into a new pid namespace goes straight to a parked child when the zygote has one: the
-    /// request travels one socket hop instead of two and no zygote Python runs before the child
-    /// has it. Otherwise the zygote forks (and replies with the pid).
+    /// The oldest parked child, now the caller's: hand it a spawn with <see cref="SpawnParked"/>, or
+    /// give it back with <see cref="ReturnParked"/>. Null when the zygote has none waiting.
     /// </summary>
-    public Task<int> SpawnAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
-    {
-        if (request.Via == "fork" && request.Namespaces is { } namespaces && namespaces.Contains("pid"))
-        {
-            byte[]? payload = null;
-            while (TryClaimParked(events) is { } claim)
-            {
-                var (pid, socket) = claim;
-                using (socket)
-                {
-                    payload ??= JsonSerializer.SerializeToUtf8Bytes(request, ZygoteJson.Default.ZygoteRequest);
-                    try
-                    {
-                        FdPassing.Send(socket, payload, fds);
-                        return Task.FromResult(pid);
-                    }
-                    catch (LinuxException)
-                    {
-                        // It died while parked (its exit event is on the way or was ignored): if that
-                        // event already reached this sandbox, it is finished; else try the next.
-                        if (!_claimed.TryRemove(new KeyValuePair<int, IZygoteEvents>(pid, events)))
-                            throw new ZygoteException($"parked child {pid} died as it was claimed");
-                    }
-                }
-            }
-        }
-        return SpawnThroughZygoteAsync(request, fds, events);
-    }
-
-    private (int Pid, SafeFd Socket)? TryClaimParked(IZygoteEvents events)
+    public ParkedChild? TakeParked()
     {
         lock (_parkedLock)
         {
             if (_closed || _parked.First is not { } first)
                 return null;
             _parked.RemoveFirst();
-            // Before the send: the child may fail and be reported the moment it has the request.
-            _claimed[first.Value.Pid] = events;
             return first.Value;
         }
     }
 
-    private async Task<int> SpawnThroughZygoteAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
+    /// <summary>A parked child taken but not used (a claim after it failed): the next spawn may have it.</summary>
+    public void ReturnParked(ParkedChild child)
+    {
+        lock (_parkedLock)
+        {
+            if (!_closed)
+            {
+                _parked.AddFirst(child);
+                return;
+            }
+        }
+        Discard(child);
+    }
+
+    /// <summary>
+    /// Sends a fork spawn straight to a parked child: one socket hop instead of two, and no zygote
+    /// Python before the child has it. No reply comes (the pid is known); <paramref name="events"/>
+    /// hears the start and exit, which the zygote names by pid. False if the child turned out dead
+    /// (its cgroup stays the caller's: spawn through the zygote instead).
+    /// </summary>
+    public bool SpawnParked(ParkedChild child, ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
+    {
+        // Before the send: the child may fail and be reported the moment it has the request.
+        _claimed[child.Pid] = events;
+        using (child.Socket)
+        {
+            try
+            {
+                FdPassing.Send(child.Socket, JsonSerializer.SerializeToUtf8Bytes(request, ZygoteJson.Default.ZygoteRequest), fds);
+                return true;
+            }
+            catch (LinuxException)
+            {
+                // It died while parked: if its exit already reached this sandbox, that one is finished.
+                if (!_claimed.TryRemove(new KeyValuePair<int, IZygoteEvents>(child.Pid, events)))
+                    throw new ZygoteException($"parked child {child.Pid} died as it was claimed");
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Sends a spawn request to the zygote, which forks; <paramref name="events"/> hears the sandbox's start and exit.</summary>
+    public async Task<int> SpawnAsync(ZygoteRequest request, SafeFd[] fds, IZygoteEvents events)
     {
         string id = request.Id!;
         _sandboxes[id] = events;
@@ -216,14 +233,19 @@ internal sealed class ZygoteConnection : IDisposable
             message = JsonSerializer.Deserialize(_receiveBuffer.AsSpan(0, n), ZygoteJson.Default.ZygoteMessage);
             if (message is { Op: "parked", Pid: int pid } && fds.Length == 1)
             {
+                var child = new ParkedChild(pid, fds[0]);
+                fds = [];
+                Dress(child);
                 lock (_parkedLock)
                 {
                     if (!_closed)
                     {
-                        _parked.AddLast((pid, fds[0]));
-                        fds = [];
+                        _parked.AddLast(child);
+                        child = null;
                     }
                 }
+                if (child is not null)
+                    Discard(child);
             }
             return message;
         }
@@ -248,7 +270,7 @@ internal sealed class ZygoteConnection : IDisposable
         lock (_parkedLock)
         {
             _closed = true;
-            DropParked();
+            DiscardParked();
         }
         foreach (var (_, reply) in _replies)
             reply.TrySetException(new ZygoteException("the zygote exited before replying"));
@@ -261,10 +283,40 @@ internal sealed class ZygoteConnection : IDisposable
         Closed?.Invoke();
     }
 
-    private void DropParked()
+    /// <summary>
+    /// Gives a new parked child a pooled cgroup to join while it waits (before anyone can claim it:
+    /// this runs before it is listed). Without one it stays usable and joins its cgroup at spawn.
+    /// </summary>
+    private void Dress(ParkedChild child)
     {
-        foreach (var (_, socket) in _parked)
-            socket.Dispose();
+        if (_cgroups is null)
+            return;
+        SandboxCgroup? cgroup = null;
+        try
+        {
+            cgroup = _cgroups.Claim();
+            FdPassing.Send(child.Socket, JoinMessage, [.. cgroup.ProcsFds]);
+            child.Cgroup = cgroup;
+        }
+        catch (Exception e) when (e is LinuxException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            if (cgroup is not null)
+                _cgroups.Release(cgroup);
+        }
+    }
+
+    /// <summary>A parked child nobody will claim: its socket closes (it exits) and its cgroup goes back (killing it if still there).</summary>
+    public void Discard(ParkedChild child)
+    {
+        child.Socket.Dispose();
+        if (child.Cgroup is { } cgroup)
+            _cgroups!.Release(cgroup);
+    }
+
+    private void DiscardParked()
+    {
+        foreach (var child in _parked)
+            Discard(child);
         _parked.Clear();
     }
 
@@ -303,8 +355,8 @@ internal sealed class ZygoteConnection : IDisposable
             {
                 if (node.Value.Pid == pid)
                 {
-                    node.Value.Socket.Dispose();
                     _parked.Remove(node);
+                    Discard(node.Value);
                     return;
                 }
             }
@@ -320,6 +372,6 @@ internal sealed class ZygoteConnection : IDisposable
             _reader.Join(TimeSpan.FromSeconds(5));
         _socket.Dispose();
         lock (_parkedLock)
-            DropParked();
+            DiscardParked();
     }
 }

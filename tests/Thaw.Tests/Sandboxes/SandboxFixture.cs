@@ -33,7 +33,10 @@ public sealed class SandboxFixture : IAsyncLifetime
         };
         Host = ResourceHost.Start(options, NullLogger.Instance);
         Spawner = new SandboxSpawner(Host, new SandboxOptions { LogLimitBytes = 64 << 10 }, NullLogger.Instance);
-        return Task.CompletedTask;
+        // Settled: the zygote's parked child is forked and holds its cgroup, so tests that count what
+        // the pools lend out start from the steady state.
+        return Wait.UntilAsync(() => Spawner.Zygote.ParkedPids.Count == new Thaw.Sandboxes.Zygotes.ZygoteOptions().Parked, TimeSpan.FromSeconds(10),
+            "the zygote to park its child");
     }
 
     /// <summary>Runs <paramref name="argv"/> to its end: the exit and what it printed.</summary>

@@ -64,9 +64,10 @@ public sealed class ScaleTests(SandboxFixture fixture) : IClassFixture<SandboxFi
         // The zygote's only children: those it keeps parked (forked ahead, not yet sandboxes).
         await Wait.UntilAsync(() => ZygoteChildren() == new Thaw.Sandboxes.Zygotes.ZygoteOptions().Parked, TimeSpan.FromSeconds(10),
             $"the zygote's children to be just its parked ones (now {ZygoteChildren()})");
-        // No sandbox cgroup holds a process; only the zygote's own does.
-        var cgroupProcs = fixture.Host.Cgroups.Pool.Stats();
-        Assert.Equal(1, cgroupProcs.InUse);
+        // No sandbox cgroup is lent out but the zygote's own and those its parked children joined.
+        await Wait.UntilAsync(() => fixture.Spawner.Zygote.ParkedPids.Count == new Thaw.Sandboxes.Zygotes.ZygoteOptions().Parked, TimeSpan.FromSeconds(10),
+            "thawd to hold the zygote's parked children");
+        Assert.Equal(1 + fixture.Spawner.Zygote.ParkedPids.Count, fixture.Host.Cgroups.Pool.Stats().InUse);
         foreach (var pool in fixture.Host.Pools())
             Assert.True(pool.Stats().Level <= 2 * pool.Stats().Target, $"{pool.Name} kept {pool.Stats().Level} idle");
         // Mounts: each pooled root (idle or the zygote's) and each pinned netns, nothing else, once
