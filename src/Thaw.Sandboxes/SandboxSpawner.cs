@@ -84,40 +84,25 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         var parked = via == "fork" ? zygote.Connection.TakeParked() : null;
 
         // 2–4. Pool pops: a network namespace, a cgroup with the sandbox's limits (the parked child's
-        // own, else a pooled one), a root with the code.
+        // own, its limits written once the child has the spawn, else a pooled one), a root with the code.
         var netns = netnsPool.Claim();
         SandboxCgroup? cgroup = null;
         SandboxRoot? root;
+        bool joined = parked?.Cgroup is not null;
         try
         {
-            if (parked?.Cgroup is { } own)
-            {
-                try
-                {
-                    _host.Cgroups.Fit(own, spec.Limits);
-                }
-                catch
-                {
-                    zygote.Connection.Discard(parked); // its cgroup's limits are unknown now: it goes, with the child
-                    parked = null;
-                    throw;
-                }
-                cgroup = own;
-            }
-            else
-                cgroup = _host.Cgroups.Claim(spec.Limits);
+            cgroup = parked?.Cgroup ?? _host.Cgroups.Claim(spec.Limits);
             root = _host.Roots.Claim(spec.CodeDir, spec.PackagesDir, spec.CodeWritable);
         }
         catch
         {
             if (parked is not null)
-                zygote.Connection.ReturnParked(parked); // with its cgroup, which the next Fit rewrites as needed
+                zygote.Connection.ReturnParked(parked); // with its cgroup, untouched
             else if (cgroup is not null)
                 _host.Cgroups.Release(cgroup);
             netnsPool.Release(netns);
             throw;
         }
-        bool joined = parked?.Cgroup is not null;
 
         long claimed = System.Diagnostics.Stopwatch.GetTimestamp();
 
@@ -165,15 +150,15 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         }
 
         // Started before it exists: the start byte waits in the pipe, and the zygote may spawn with
-        // vfork (its child will not block on start).
-        if (startNow)
+        // vfork (its child will not block on start). Not a parked child's: its start waits for its limits.
+        if (startNow && !joined)
             sandbox.Start();
 
         // 6. The fork request: to the parked child, else to the zygote. A child that has not joined
         // its cgroup gets the cgroup's cgroup.procs files (the pooled cgroup's own, kept open for its life).
         ZygoteRequest Request(bool withCgroups) => new()
         {
-            Prestarted = startNow,
+            Prestarted = startNow && !joined,
             Op = "spawn",
             Id = id,
             Via = via,
@@ -192,9 +177,19 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         try
         {
             if (parked is not null && zygote.Connection.SpawnParked(parked, Request(!joined), Fds(!joined), sandbox))
+            {
                 sandbox.Pid = parked.Pid;
+                // While the child enters (setns, mounts, privileges), its limits are written; it waits
+                // on the start byte, so nothing of the function runs before they hold.
+                if (joined)
+                    StartWithLimits(sandbox, spec, startNow);
+            }
             else
+            {
+                if (joined)
+                    StartWithLimits(sandbox, spec, startNow); // the parked child died: its cgroup goes to a fork
                 sandbox.Pid = await zygote.Connection.SpawnAsync(Request(withCgroups: true), Fds(withCgroups: true), sandbox).ConfigureAwait(false);
+            }
         }
         catch (Exception e)
         {
@@ -211,6 +206,13 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         }
         sandbox.MarkCreated();
         return sandbox;
+    }
+
+    private void StartWithLimits(Sandbox sandbox, SandboxSpec spec, bool startNow)
+    {
+        _host.Cgroups.Fit(sandbox.Cgroup, spec.Limits);
+        if (startNow)
+            sandbox.Start();
     }
 
     private NetnsPool NetnsPoolFor(SandboxNetwork network) => network switch

@@ -215,11 +215,8 @@ def warm():
     package_modules(CODE_DIR)
 
 
-def serve(fd, config, settled=None):
-    """Loads the handler, says ready (or why not), then serves until thawd closes the socket.
-    settled() is called once the sandbox has nothing to do (its first call, if one was sent ahead,
-    answered): the zygote hears "started" then, not in the middle of the cold start, where its
-    wake-up would take a CPU from it."""
+def serve(fd, config):
+    """Loads the handler, says ready (or why not), then serves until thawd closes the socket."""
     # Family and type given: the socket module then asks the kernel nothing about the fd.
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
     function_info = config.get("function", {})
@@ -235,9 +232,6 @@ def serve(fd, config, settled=None):
     write_frame(sock, {"op": "ready", "init_ms": (time.monotonic_ns() - started) / 1e6, "pid": os.getpid(),
                        "modules": package_modules(config.get("code_dir", CODE_DIR))})
     while True:
-        if settled is not None and not waiting(sock):
-            settled()
-            settled = None
         try:
             request = read_frame(sock)
         except (OSError, EOFError, ValueError):
@@ -245,17 +239,6 @@ def serve(fd, config, settled=None):
         if request is None:
             return 0
         write_frame(sock, invoke(handler, with_context, request, function_info))
-
-
-def waiting(sock):
-    """Whether thawd has sent something not read yet (a call, or its close)."""
-    try:
-        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True  # reset: the read that follows says so
 
 
 def invoke(handler, with_context, request, function_info):

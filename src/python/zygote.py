@@ -289,11 +289,12 @@ def serve_runtime(req, fds, status_w):
     """A Python function's sandbox: no exec, the runtime this process already holds serves it."""
     os.environ.clear()  # what execve would have given a program: the request's environment only
     os.environ.update(req.get("env", {}))
-
-    def settled():
-        os.write(status_w, b"exec\n")
-        os.close(status_w)  # EOF after "exec": the zygote reports started; load errors go to thawd over invoke
-    os._exit(runtime.serve(fds["invoke"], req["runtime"], settled))
+    # Before any of the function's code runs (its import is its init): the sandbox must hold no
+    # descriptor of the zygote's. EOF after "exec": the zygote reports started; load errors go to
+    # thawd over invoke.
+    os.write(status_w, b"exec\n")
+    os.close(status_w)
+    os._exit(runtime.serve(fds["invoke"], req["runtime"]))
 
 
 def exec_program(req, status_w):

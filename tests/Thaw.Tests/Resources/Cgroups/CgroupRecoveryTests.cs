@@ -39,6 +39,11 @@ public sealed class CgroupRecoveryTests : CgroupTestClass
     public void Sweep_leaves_other_instances_alone()
     {
         var other = new TestInstance("thawc");
+        while (other.Naming.Name == Instance.Naming.Name) // three random hex digits: 1 in 4096 is the same name
+        {
+            other.Dispose();
+            other = new TestInstance("thawc");
+        }
         var hierarchy = CgroupHierarchy.Detect();
         string theirs = Path.Combine(hierarchy.Find("pids")!.MountPath, other.Naming.CgroupName);
         CgroupFs.CreateDirectory(theirs);
