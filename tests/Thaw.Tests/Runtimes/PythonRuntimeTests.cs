@@ -64,24 +64,6 @@ public sealed class PythonRuntimeTests(PythonFixture fixture) : IClassFixture<Py
     }
 
     [Fact]
-    public async Task A_parked_child_that_dies_while_it_waits_is_dropped_and_the_next_sandbox_starts()
-    {
-        var (manifest, dir) = fixture.Function("name = \"parked-dies\"\n", ("f.py", "import os\ndef f(event):\n    return os.getpid()\n"));
-        var zygote = fixture.Spawner.Zygote;
-        await Wait.UntilAsync(() => zygote.ParkedPids.Count == 1, TimeSpan.FromSeconds(10), "the zygote to park a child");
-        int parked = zygote.ParkedPids[0];
-        int fdsBefore = Directory.GetFiles("/proc/self/fd").Length;
-        System.Diagnostics.Process.GetProcessById(parked).Kill();
-        // thawd hears of the death, closes its end of the child's socket, and the zygote parks another.
-        await Wait.UntilAsync(() => zygote.ParkedPids is [int next] && next != parked, TimeSpan.FromSeconds(10), "a new parked child");
-        Assert.Equal(fdsBefore, Directory.GetFiles("/proc/self/fd").Length);
-        int claimed = zygote.ParkedPids[0];
-        await using var sandbox = await fixture.Runtime.StartAsync(manifest, dir);
-        Assert.Equal(claimed, sandbox.Sandbox.Pid); // handed straight to the parked child
-        Assert.Equal(1, (await sandbox.InvokeAsync(Json("null"), CallTimeout)).Result!.Value.GetInt32());
-    }
-
-    [Fact]
     public async Task A_first_call_sent_ahead_is_answered_and_later_calls_follow_it()
     {
         var (manifest, dir) = fixture.Function("name = \"ahead\"\n", ("f.py", "import os\ndef f(event, context):\n    return [event, context.aws_request_id]\n"));

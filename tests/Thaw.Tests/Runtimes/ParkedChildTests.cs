@@ -1,0 +1,42 @@
+using System.Text;
+using Thaw.Tests.Support;
+
+namespace Thaw.Tests.Runtimes;
+
+/// <summary>
+/// Children the zygote parks for thawd to claim, when one dies while it waits: counted with thawd's
+/// fds, so it runs alone (other tests' sockets would blur the count).
+/// </summary>
+[Collection(RunsAlone.Name)]
+public sealed class ParkedChildTests(PythonFixture fixture) : IClassFixture<PythonFixture>
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(20);
+
+    private static ReadOnlyMemory<byte> Json(string json) => Encoding.UTF8.GetBytes(json);
+
+    [Fact]
+    public async Task A_parked_child_that_dies_while_it_waits_is_dropped_and_the_next_sandbox_starts()
+    {
+        var (manifest, dir) = fixture.Function("name = \"parked-dies\"\n", ("f.py", "import os\ndef f(event):\n    return os.getpid()\n"));
+        var zygote = fixture.Spawner.Zygote;
+        await Wait.UntilAsync(() => zygote.ParkedPids.Count == 1, TimeSpan.FromSeconds(10), "the zygote to park a child");
+        int parked = zygote.ParkedPids[0];
+        int fdsBefore = UnpooledFds();
+        System.Diagnostics.Process.GetProcessById(parked).Kill();
+        // thawd hears of the death, closes its end of the child's socket, gives its cgroup back, and
+        // the zygote parks another (whose socket and cgroup thawd then holds).
+        await Wait.UntilAsync(() => zygote.ParkedPids is [int next] && next != parked, TimeSpan.FromSeconds(10), "a new parked child");
+        await Wait.UntilAsync(() => UnpooledFds() == fdsBefore, TimeSpan.FromSeconds(10), $"thawd's fds back to {fdsBefore} (now {UnpooledFds()})");
+        int claimed = zygote.ParkedPids[0];
+        await using var sandbox = await fixture.Runtime.StartAsync(manifest, dir);
+        Assert.Equal(claimed, sandbox.Sandbox.Pid); // handed straight to the parked child
+        Assert.Equal(1, (await sandbox.InvokeAsync(Json("null"), CallTimeout)).Result!.Value.GetInt32());
+    }
+
+    /// <summary>The test host's fds less those the pools hold for their resources' life (a refill moves them by four or two).</summary>
+    private int UnpooledFds()
+    {
+        static long Held(Thaw.Resources.Pooling.PoolStats s) => s.Level + s.InUse;
+        return LeakCensus.OpenFds() - (int)(fixture.Host.Cgroups.Layout.Hierarchies.Count * Held(fixture.Host.Cgroups.Pool.Stats()) + 2 * Held(fixture.Host.Netns.Pool.Stats()));
+    }
+}
