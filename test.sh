@@ -32,11 +32,11 @@ fi
 
 # Nothing Thaw's tests made may outlive them. Test instances are named thawt/thawc/thawr/thawk/thaws/thawp/thawh +
 # hex (tests/Thaw.Tests/Support/TestInstance.cs; thaws for sandbox tests) and keep their state under /tmp/thaw-test-*.
-test_names='^(thaw[tcrksph][0-9a-f]|thawrun[0-9])'
+test_names='^(thaw[tcrksphd][0-9a-f]|thawrun[0-9])'
 leaks=$(awk '{print $5}' /proc/self/mountinfo | grep -c '^/tmp/thaw-test-' || true)
 links=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -cE "$test_names" || true)
 cgroups=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d 2>/dev/null | xargs -r -n1 basename | grep -cE "$test_names" || true)
-rules=$(for t in nat filter; do iptables -w -t "$t" -S 2>/dev/null; done | grep -cE '"?thaw:thaw[tcrksph][0-9a-f]' || true)
+rules=$(for t in nat filter; do iptables -w -t "$t" -S 2>/dev/null; done | grep -cE '"?thaw:thaw[tcrksphd][0-9a-f]' || true)
 # Zygotes exit when thawd's connection closes; one still running is a leaked process.
 zygotes=$(pgrep -fc 'zygote\.py' || true)
 if (( leaks + links + cgroups + rules + zygotes > 0 )); then

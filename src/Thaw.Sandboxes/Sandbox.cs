@@ -20,7 +20,6 @@ public sealed partial class Sandbox : IZygoteEvents
 {
     private readonly ResourceHost _host;
     private readonly NetnsPool _netnsPool;
-    private readonly ZygoteConnection _zygote;
     private readonly ILogger _logger;
     private readonly Action<Sandbox> _stopped;
     private readonly TaskCompletionSource<SandboxExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -31,7 +30,7 @@ public sealed partial class Sandbox : IZygoteEvents
     private int _finished;
 
     internal Sandbox(string id, SandboxSpec spec, ResourceHost host, NetnsPool netnsPool, PooledNetns netns, SandboxCgroup cgroup,
-        SandboxRoot root, ZygoteConnection zygote, SafeFd start, SandboxLog stdout, SandboxLog stderr, ILogger logger, Action<Sandbox> stopped)
+        SandboxRoot root, ISandboxParent parent, SafeFd start, SandboxLog stdout, SandboxLog stderr, ILogger logger, Action<Sandbox> stopped)
     {
         _stopped = stopped;
         Id = id;
@@ -41,7 +40,7 @@ public sealed partial class Sandbox : IZygoteEvents
         Netns = netns;
         Cgroup = cgroup;
         Root = root;
-        _zygote = zygote;
+        Parent = parent;
         _start = start;
         Stdout = stdout;
         Stderr = stderr;
@@ -49,6 +48,9 @@ public sealed partial class Sandbox : IZygoteEvents
     }
 
     public string Id { get; }
+
+    /// <summary>Who signals its pid 1: the zygote's connection, or thawd's own launcher for a sandbox it cloned.</summary>
+    internal ISandboxParent Parent { get; set; }
 
     public SandboxSpec Spec { get; }
 
@@ -98,7 +100,7 @@ public sealed partial class Sandbox : IZygoteEvents
     public void Kill(int signal = 9)
     {
         if (Status != SandboxStatus.Stopped)
-            _zygote.Kill(Id, Pid, signal);
+            Parent.Kill(Id, Pid, signal);
     }
 
     /// <summary>Kills the sandbox if it still runs and waits until it is gone and its resources are returned.</summary>

@@ -19,9 +19,11 @@ public sealed class SandboxOptions
 
     /// <summary>
     /// How the exec runtime's sandboxes are made: by libthawspawn's vfork-style clone inside the
-    /// zygote, all sandbox setup in C (default), or by forking the Python zygote itself (what Python
-    /// functions need). Measured in docs/benchmarks.md: a Python fork copies the interpreter's page
-    /// tables, which costs milliseconds on this VM.
+    /// zygote, all sandbox setup in C (default), by the same clone in thawd itself (thawd is then
+    /// their parent and reaps them; only for sandboxes started at once, <c>RunAsync</c>), or by
+    /// forking the Python zygote itself (what Python functions need). Measured in
+    /// docs/benchmarks.md: a Python fork copies the interpreter's page tables, which costs
+    /// milliseconds on this VM.
     /// </summary>
     public SpawnVia Via { get; set; } = SpawnVia.Helper;
 
@@ -55,4 +57,5 @@ public enum SpawnVia
 {
     Helper,
     Fork,
+    Thawd,
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Thaw.Linux;
 using Thaw.Linux.Files;
 using Thaw.Linux.Mounts;
+using Thaw.Linux.Processes;
 using Thaw.Linux.Sockets;
 using Thaw.Resources;
 using Thaw.Resources.Cgroups;
@@ -27,6 +28,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Sandbox> _live = new();
     private readonly SafeFd _devNull;
     private readonly IReadOnlyList<string> _namespaces;
+    // Thawd as the exec sandboxes' parent (SpawnVia.Thawd); null when the zygote makes them.
+    private readonly ExecLauncher? _launcher;
     private Zygote _zygote;
     private long _next;
     private int _restarts;
@@ -40,8 +43,18 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         _logger = logger;
         _namespaces = options.MountNamespace ? ["ipc", "uts", "pid", "mnt"] : ["ipc", "uts", "pid"];
         _devNull = FileDescriptors.OpenRead("/dev/null");
-        try { _zygote = StartZygote(); }
-        catch { _devNull.Dispose(); throw; }
+        try
+        {
+            _zygote = StartZygote();
+            if (options.Via == SpawnVia.Thawd)
+                _launcher = new ExecLauncher(options.Zygote.NativePath);
+        }
+        catch
+        {
+            _zygote?.Dispose();
+            _devNull.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The zygote sandboxes are forked from now.</summary>
@@ -78,10 +91,15 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
         string via = _options.Via == SpawnVia.Helper && spec.Runtime is null ? "helper" : "fork";
+        // Cloned by thawd itself: an exec sandbox started at once (its vfork cannot wait for a start),
+        // attached into a mount namespace of its own.
+        bool direct = _launcher is not null && spec.Runtime is null && startNow && _options.MountNamespace;
+        if (direct)
+            via = "helper";
 
         // 1. A fork into a new pid namespace goes to a child the zygote forked ahead, if one waits:
         // thawd sends it the spawn itself, and it has joined a pooled cgroup already.
-        var parked = via == "fork" ? zygote.Connection.TakeParked() : null;
+        var parked = via == "fork" && !direct ? zygote.Connection.TakeParked() : null;
 
         // 2–4. Pool pops: a network namespace, a cgroup with the sandbox's limits (the parked child's
         // own, its limits written once the child has the spawn, else a pooled one), a root with the code.
@@ -176,7 +194,27 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         _live[id] = sandbox;
         try
         {
-            if (parked is not null && zygote.Connection.SpawnParked(parked, Request(!joined), Fds(!joined), sandbox))
+            if (direct)
+            {
+                sandbox.Parent = _launcher!;
+                sandbox.Pid = _launcher!.Launch(id, new NativeSpawnRequest
+                {
+                    MountNamespace = zygote.MountNamespace,
+                    Tree = sent[0].Fd,
+                    Netns = netns.Fd,
+                    Stdin = _devNull,
+                    Stdout = sent.First(f => f.Name == "stdout").Fd,
+                    Stderr = sent.First(f => f.Name == "stderr").Fd,
+                    Cgroups = cgroup.ProcsFds,
+                    Uid = (uint)_options.Uid,
+                    Gid = (uint)_options.Gid,
+                    Hostname = spec.Hostname ?? "thaw",
+                    WorkingDirectory = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
+                    Argv = spec.Argv,
+                    Environment = [.. (spec.Environment ?? _options.DefaultEnvironment).Select(e => e.Key + "=" + e.Value)],
+                }, sandbox);
+            }
+            else if (parked is not null && zygote.Connection.SpawnParked(parked, Request(!joined), Fds(!joined), sandbox))
             {
                 sandbox.Pid = parked.Pid;
                 // While the child enters (setns, mounts, privileges), its limits are written; it waits
@@ -286,6 +324,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             return;
         _disposed = true;
         await Task.WhenAll(_live.Values.Select(s => s.DeleteAsync(_options.KillTimeout))).ConfigureAwait(false);
+        _launcher?.Dispose();
         lock (_zygoteLock)
             _zygote.Dispose();
         _devNull.Dispose();

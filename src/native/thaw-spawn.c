@@ -51,6 +51,10 @@ struct thaw_spawn {
     unsigned uid, gid;
     const char *hostname, *cwd;
     char *const *argv, *const *envp;
+    int mntns;       /* a mount namespace to enter first (thawd's own spawns: the zygote's small one), or -1 */
+    int pidfd;       /* out: the child's pidfd when want_pidfd (CLONE_PIDFD), else -1 */
+    int want_pidfd;
+    int direct;      /* cloned by thawd itself: dispositions unknown (all reset), bounding set still full */
     sigset_t mask;   /* the caller's signal mask, restored in the child before exec */
 };
 
@@ -125,6 +129,9 @@ static void close_all_but(int a, int b, int c) {
 /* Everything between "born" and "exec": namespaces, root, cgroup, /proc, hostname, stdio, fds,
    privileges, working dir, the wait for start. Exits (reporting on the status pipe) on failure. */
 static void enter(const struct thaw_spawn *s) {
+    /* From thawd: its mount namespace holds every pooled root and netns (hundreds of mounts); the
+       copy unshare makes below must be of the zygote's small one, so enter that first. */
+    if (s->mntns >= 0 && setns(s->mntns, CLONE_NEWNS) < 0) FAIL(EXIT_SETUP_FAILED, "setns(mnt)", NULL);
     if (setns(s->netns, CLONE_NEWNET) < 0) FAIL(EXIT_SETUP_FAILED, "setns(netns)", NULL);
     if (s->tree >= 0 && (s->ns_flags & CLONE_NEWNS)) {
         /* The root tree attached into a copy of the zygote's small mount namespace: see enter_sandbox in zygote.py. */
@@ -150,7 +157,7 @@ static void enter(const struct thaw_spawn *s) {
     /* Bounding set first (needs CAP_SETPCAP; thaw_init empties the zygote's once, ~80 syscalls
        fewer per sandbox); leaving uid 0 clears permitted and effective caps; capset clears
        inheritable; NO_NEW_PRIVS stops setuid binaries and file capabilities. */
-    if (!bounding_dropped && drop_bounding_set() < 0) FAIL(EXIT_SETUP_FAILED, "prctl(PR_CAPBSET_DROP)", NULL);
+    if ((s->direct || !bounding_dropped) && drop_bounding_set() < 0) FAIL(EXIT_SETUP_FAILED, "prctl(PR_CAPBSET_DROP)", NULL);
     if (syscall(SYS_setgroups, 0, NULL) < 0) FAIL(EXIT_SETUP_FAILED, "setgroups", NULL);
     if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) FAIL(EXIT_SETUP_FAILED, "setresgid", NULL);
     if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) FAIL(EXIT_SETUP_FAILED, "setresuid", NULL);
@@ -181,8 +188,11 @@ static int child(void *arg) {
         struct sigaction old;
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
-        if (dispositions_known ? sigismember(&not_default, sig) == 1
-                               : sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+        /* thawd's runtime may install handlers at any time: from there, every signal is reset
+           (one syscall each) before the mask is lifted, as dotnet's own pal_process.c does. */
+        if (s->direct ? 1
+            : dispositions_known ? sigismember(&not_default, sig) == 1
+                                 : sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
             sigaction(sig, &dfl, NULL);
     }
     sigprocmask(SIG_SETMASK, &s->mask, NULL);
@@ -255,7 +265,9 @@ pid_t thaw_spawn(struct thaw_spawn *s) {
     /* CLONE_VFORK: this returns once the child has exec'd or exited, so its stack can go. A child
        that will wait for start must not hold the zygote that long: it gets a copy (fork) instead. */
     int share = s->vfork ? CLONE_VM | CLONE_VFORK : 0;
-    pid_t pid = clone(child, stack + STACK_SIZE, share | (s->new_pid ? CLONE_NEWPID : 0) | SIGCHLD, s);
+    s->pidfd = -1;
+    pid_t pid = clone(child, stack + STACK_SIZE, share | (s->new_pid ? CLONE_NEWPID : 0) | (s->want_pidfd ? CLONE_PIDFD : 0) | SIGCHLD, s,
+                      &s->pidfd);
     int err = errno;
     sigprocmask(SIG_SETMASK, &s->mask, NULL);
     munmap(stack, STACK_SIZE);

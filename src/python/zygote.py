@@ -109,6 +109,7 @@ class ThawSpawn(ctypes.Structure):
                 ("uid", ctypes.c_uint), ("gid", ctypes.c_uint),
                 ("hostname", ctypes.c_char_p), ("cwd", ctypes.c_char_p),
                 ("argv", ctypes.POINTER(ctypes.c_char_p)), ("envp", ctypes.POINTER(ctypes.c_char_p)),
+                ("mntns", ctypes.c_int), ("pidfd", ctypes.c_int), ("want_pidfd", ctypes.c_int), ("direct", ctypes.c_int),
                 ("mask", ctypes.c_ulong * 16)]  # glibc's sigset_t: 1024 bits
 
 
@@ -376,7 +377,7 @@ def native_spec(req, named, status_w):
         mount_proc=int("mnt" in namespaces and "pid" in namespaces),
         uid=int(req.get("uid", 65534)), gid=int(req.get("gid", 65534)),
         hostname=req.get("hostname", "thaw").encode(), cwd=req.get("cwd", "/").encode(),
-        argv=arrays[1], envp=arrays[2])
+        argv=arrays[1], envp=arrays[2], mntns=-1, pidfd=-1)
     spec._arrays = arrays
     return spec
 

@@ -26,6 +26,40 @@ public static class FileDescriptors
         return (new SafeFd(fds[0]), new SafeFd(fds[1]));
     }
 
+    /// <summary>Reads until end of file (all writers closed), at most <paramref name="limit"/> bytes, retrying on EINTR.</summary>
+    public static unsafe byte[] ReadToEnd(SafeFd fd, int limit = 4096)
+    {
+        var buffer = new byte[limit];
+        int got = 0;
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            fixed (byte* p = buffer)
+            {
+                while (got < limit)
+                {
+                    nint n = Interop.Read(fd.Value, p + got, limit - got);
+                    if (n < 0)
+                    {
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (errno == EINTR)
+                            continue;
+                        throw new LinuxException("read", errno);
+                    }
+                    if (n == 0)
+                        break;
+                    got += (int)n;
+                }
+            }
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+        return buffer[..got];
+    }
+
     /// <summary>Writes all of <paramref name="data"/>, retrying on EINTR.</summary>
     public static unsafe void Write(SafeFd fd, ReadOnlySpan<byte> data)
     {

@@ -20,6 +20,9 @@ internal static partial class Interop
     [LibraryImport(Libraries.Libc, EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
 
+    [LibraryImport(Libraries.Libc, EntryPoint = "read", SetLastError = true)]
+    internal static unsafe partial nint Read(int fd, byte* buffer, nint count);
+
     [LibraryImport(Libraries.Libc, EntryPoint = "write", SetLastError = true)]
     internal static unsafe partial nint Write(int fd, byte* buffer, nint count);
 

@@ -47,6 +47,14 @@ public sealed partial class Zygote : IDisposable
 
     public int Pid { get; }
 
+    /// <summary>
+    /// The zygote's own small mount namespace (its root only), opened once: thawd's own exec spawns
+    /// enter it before making their copy (<see cref="SpawnVia.Thawd"/>).
+    /// </summary>
+    internal Thaw.Linux.SafeFd MountNamespace => _mountNamespace ??= Thaw.Linux.Files.FileDescriptors.OpenRead($"/proc/{Pid}/ns/mnt");
+
+    private Thaw.Linux.SafeFd? _mountNamespace;
+
     /// <summary>The zygote this one was forked from; null for the root zygote (the bare runtime).</summary>
     public Zygote? Parent { get; }
 
@@ -217,6 +225,7 @@ public sealed partial class Zygote : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         Connection.Dispose();
+        _mountNamespace?.Dispose();
         if (_process is null)
         {
             // A child zygote exits when its connection closes and its parent reaps it.

@@ -12,7 +12,7 @@ namespace Thaw.Sandboxes.Zygotes;
 /// with fds sent from any thread, replies and events read by one dedicated thread. When the zygote
 /// goes away every pending request fails and every sandbox it held hears about it.
 /// </summary>
-internal sealed class ZygoteConnection : IDisposable
+internal sealed class ZygoteConnection : ISandboxParent, IDisposable
 {
     public const int ProtocolVersion = 2;
     private const int MaxMessage = 64 * 1024;

@@ -21,22 +21,16 @@ public sealed class ParkedChildTests(PythonFixture fixture) : IClassFixture<Pyth
         var zygote = fixture.Spawner.Zygote;
         await Wait.UntilAsync(() => zygote.ParkedPids.Count == 1, TimeSpan.FromSeconds(10), "the zygote to park a child");
         int parked = zygote.ParkedPids[0];
-        int fdsBefore = UnpooledFds();
+        int fdsBefore = LeakCensus.OpenFdsLessPools(fixture.Host);
         System.Diagnostics.Process.GetProcessById(parked).Kill();
         // thawd hears of the death, closes its end of the child's socket, gives its cgroup back, and
         // the zygote parks another (whose socket and cgroup thawd then holds).
         await Wait.UntilAsync(() => zygote.ParkedPids is [int next] && next != parked, TimeSpan.FromSeconds(10), "a new parked child");
-        await Wait.UntilAsync(() => UnpooledFds() == fdsBefore, TimeSpan.FromSeconds(10), $"thawd's fds back to {fdsBefore} (now {UnpooledFds()})");
+        await Wait.UntilAsync(() => LeakCensus.OpenFdsLessPools(fixture.Host) == fdsBefore, TimeSpan.FromSeconds(10), $"thawd's fds back to {fdsBefore} (now {LeakCensus.OpenFdsLessPools(fixture.Host)})");
         int claimed = zygote.ParkedPids[0];
         await using var sandbox = await fixture.Runtime.StartAsync(manifest, dir);
         Assert.Equal(claimed, sandbox.Sandbox.Pid); // handed straight to the parked child
         Assert.Equal(1, (await sandbox.InvokeAsync(Json("null"), CallTimeout)).Result!.Value.GetInt32());
     }
 
-    /// <summary>The test host's fds less those the pools hold for their resources' life (a refill moves them by four or two).</summary>
-    private int UnpooledFds()
-    {
-        static long Held(Thaw.Resources.Pooling.PoolStats s) => s.Level + s.InUse;
-        return LeakCensus.OpenFds() - (int)(fixture.Host.Cgroups.Layout.Hierarchies.Count * Held(fixture.Host.Cgroups.Pool.Stats()) + 2 * Held(fixture.Host.Netns.Pool.Stats()));
-    }
 }

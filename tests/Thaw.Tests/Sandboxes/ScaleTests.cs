@@ -42,15 +42,7 @@ public sealed class ScaleTests(SandboxFixture fixture) : IClassFixture<SandboxFi
         Assert.Equal(0, (await fixture.RunAsync("/bin/true")).Exit.ExitCode);
     }
 
-    private (int Fds, long InUse) Census() => (LeakCensus.OpenFds() - PooledNetnsFds(), InUse());
-
-    /// <summary>
-    /// What the pools hold open, which a burst may grow: each pooled namespace two fds (the ns and a
-    /// netlink socket made inside it), each pooled cgroup its cgroup.procs files (one per hierarchy).
-    /// </summary>
-    private int PooledNetnsFds() =>
-        2 * (int)(fixture.Host.Netns.Pool.Stats() is var s ? s.Level + s.InUse : 0) +
-        fixture.Host.Cgroups.Layout.Hierarchies.Count * (int)(fixture.Host.Cgroups.Pool.Stats() is var c ? c.Level + c.InUse : 0);
+    private (int Fds, long InUse) Census() => (LeakCensus.OpenFdsLessPools(fixture.Host), InUse());
 
     private long InUse() => fixture.Host.Stats().Sum(s => s.InUse);
 
@@ -59,8 +51,8 @@ public sealed class ScaleTests(SandboxFixture fixture) : IClassFixture<SandboxFi
         Assert.Empty(fixture.Spawner.Live);
         Assert.Equal(before.InUse, InUse()); // only the zygote's netns, cgroup and root
         // Released resources are recycled by the pools' workers: wait for the fds to settle.
-        await Wait.UntilAsync(() => LeakCensus.OpenFds() - PooledNetnsFds() <= before.Fds, TimeSpan.FromSeconds(30),
-            $"thawd's fds (less the netns pool's) back to {before.Fds} (now {LeakCensus.OpenFds() - PooledNetnsFds()})");
+        await Wait.UntilAsync(() => LeakCensus.OpenFdsLessPools(fixture.Host) <= before.Fds, TimeSpan.FromSeconds(30),
+            $"thawd's fds (less the pools') back to {before.Fds} (now {LeakCensus.OpenFdsLessPools(fixture.Host)})");
         // The zygote's only children: those it keeps parked (forked ahead, not yet sandboxes).
         await Wait.UntilAsync(() => ZygoteChildren() == new Thaw.Sandboxes.Zygotes.ZygoteOptions().Parked, TimeSpan.FromSeconds(10),
             $"the zygote's children to be just its parked ones (now {ZygoteChildren()})");

@@ -24,6 +24,19 @@ public static class LeakCensus
     public static int OpenFds() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
 
     /// <summary>
+    /// This process's fds less those <paramref name="host"/>'s pools hold for their resources' life
+    /// (each pooled cgroup its cgroup.procs files, each pooled netns its fd and a netlink socket),
+    /// which a refill moves by four or two at a time: what is left must not grow.
+    /// </summary>
+    public static int OpenFdsLessPools(Thaw.Resources.ResourceHost host)
+    {
+        static long Held(Thaw.Resources.Pooling.PoolStats s) => s.Level + s.InUse;
+        long pooled = host.Cgroups.Layout.Hierarchies.Count * Held(host.Cgroups.Pool.Stats()) +
+            host.Stats().Where(s => s.Name.StartsWith("netns", StringComparison.Ordinal)).Sum(s => 2 * Held(s));
+        return OpenFds() - (int)pooled;
+    }
+
+    /// <summary>
     /// Open fds of namespaces (nsfs files, shown as their pinned path or net:[...]) and sockets: the
     /// kinds the netns pool holds, which the runtime does not open behind a test's back (unlike pipes
     /// and eventfds), so the count is exact. (/proc/self/net/netlink lists only the sockets of the

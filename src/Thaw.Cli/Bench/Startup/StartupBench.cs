@@ -41,6 +41,7 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             var variants = new List<(string Name, SandboxOptions Options)> { ("thaw", new SandboxOptions { Zygote = noParked }) };
             if (options.Variants)
             {
+                variants.Add(("thaw-thawd", new SandboxOptions { Via = SpawnVia.Thawd, Zygote = noParked }));
                 variants.Add(("thaw-fork", new SandboxOptions { Via = SpawnVia.Fork }));
                 variants.Add(("thaw-no-mntns", new SandboxOptions { MountNamespace = false, Zygote = noParked }));
             }
