@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -63,8 +64,23 @@ static sigset_t not_default;      /* signals whose disposition in the zygote is 
 static int dispositions_known;
 static int bounding_dropped;      /* the zygote's capability bounding set is already empty */
 
+/* The highest capability this kernel knows, found once by the caller (a child inherits it as
+   memory): a child then drops 0..last_cap, one syscall each, without probing each first. */
+static int last_cap = -1;
+
+static void find_last_cap(void) {
+    if (last_cap < 0) {
+        int cap = 0;
+        while (prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0)
+            cap++;
+        last_cap = cap;
+    }
+}
+
 static int drop_bounding_set(void) {
-    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+    if (last_cap < 0)
+        find_last_cap();
+    for (int cap = 0; cap <= last_cap; cap++)
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
             return -1;
     return 0;
@@ -254,11 +270,34 @@ int thaw_enter(struct thaw_spawn *s) {
     return 0;
 }
 
+/* The child's stack, one per calling thread, kept for the thread's life: a vfork child runs on it
+   while its caller waits, a fork-style child on its own copy, so the next spawn may reuse it (an
+   mmap, its first-touch faults and an munmap fewer per sandbox). */
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+static void free_stack(void *stack) { munmap(stack, STACK_SIZE); }
+static void make_stack_key(void) { pthread_key_create(&stack_key, free_stack); }
+
+static char *thread_stack(void) {
+    pthread_once(&stack_once, make_stack_key);
+    char *stack = pthread_getspecific(stack_key);
+    if (stack == NULL) {
+        stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED)
+            return NULL;
+        pthread_setspecific(stack_key, stack);
+    }
+    return stack;
+}
+
 /* Returns the child's pid (in the caller's pid namespace), or -errno if it could not be cloned. */
 pid_t thaw_spawn(struct thaw_spawn *s) {
-    char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED)
+    char *stack = thread_stack();
+    if (stack == NULL)
         return -errno;
+    if (s->direct)
+        find_last_cap(); /* here, once: the child only drops */
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &s->mask);
@@ -270,6 +309,5 @@ pid_t thaw_spawn(struct thaw_spawn *s) {
                       &s->pidfd);
     int err = errno;
     sigprocmask(SIG_SETMASK, &s->mask, NULL);
-    munmap(stack, STACK_SIZE);
     return pid < 0 ? -err : pid;
 }
