@@ -90,16 +90,14 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         // Before anything is claimed: a dead zygote is replaced here, and if that fails nothing is held.
         var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string via = _options.Via == SpawnVia.Helper && spec.Runtime is null ? "helper" : "fork";
-        // Cloned by thawd itself: an exec sandbox started at once (its vfork cannot wait for a start),
-        // attached into a mount namespace of its own.
+        // Cloned by thawd itself (SpawnVia.Thawd): an exec sandbox started at once (its vfork cannot
+        // wait for a start), attached into a mount namespace of its own.
         bool direct = _launcher is not null && spec.Runtime is null && startNow && _options.MountNamespace;
-        if (direct)
-            via = "helper";
+        string via = direct || (_options.Via == SpawnVia.Helper && spec.Runtime is null) ? "helper" : "fork";
 
         // 1. A fork into a new pid namespace goes to a child the zygote forked ahead, if one waits:
         // thawd sends it the spawn itself, and it has joined a pooled cgroup already.
-        var parked = via == "fork" && !direct ? zygote.Connection.TakeParked() : null;
+        var parked = via == "fork" ? zygote.Connection.TakeParked() : null;
 
         // 2–4. Pool pops: a network namespace, a cgroup with the sandbox's limits (the parked child's
         // own, its limits written once the child has the spawn, else a pooled one), a root with the code.
@@ -195,25 +193,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         try
         {
             if (direct)
-            {
-                sandbox.Parent = _launcher!;
-                sandbox.Pid = _launcher!.Launch(id, new NativeSpawnRequest
-                {
-                    MountNamespace = zygote.MountNamespace,
-                    Tree = sent[0].Fd,
-                    Netns = netns.Fd,
-                    Stdin = _devNull,
-                    Stdout = sent.First(f => f.Name == "stdout").Fd,
-                    Stderr = sent.First(f => f.Name == "stderr").Fd,
-                    Cgroups = cgroup.ProcsFds,
-                    Uid = (uint)_options.Uid,
-                    Gid = (uint)_options.Gid,
-                    Hostname = spec.Hostname ?? "thaw",
-                    WorkingDirectory = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
-                    Argv = spec.Argv,
-                    Environment = [.. (spec.Environment ?? _options.DefaultEnvironment).Select(e => e.Key + "=" + e.Value)],
-                }, sandbox);
-            }
+                sandbox.Pid = LaunchDirect(sandbox, zygote, sent);
             else if (parked is not null && zygote.Connection.SpawnParked(parked, Request(!joined), Fds(!joined), sandbox))
             {
                 sandbox.Pid = parked.Pid;
@@ -244,6 +224,30 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         }
         sandbox.MarkCreated();
         return sandbox;
+    }
+
+    /// <summary>The same request as the zygote's, as libthawspawn's arguments: thawd clones the sandbox and is its parent.</summary>
+    private int LaunchDirect(Sandbox sandbox, Zygote zygote, List<(string Name, SafeFd Fd, bool Owned)> sent)
+    {
+        var spec = sandbox.Spec;
+        SafeFd Sent(string name) => sent.First(f => f.Name == name).Fd;
+        sandbox.Parent = _launcher!;
+        return _launcher!.Launch(sandbox.Id, new NativeSpawnRequest
+        {
+            MountNamespace = zygote.MountNamespace,
+            Tree = Sent("tree"),
+            Netns = sandbox.Netns.Fd,
+            Stdin = _devNull,
+            Stdout = Sent("stdout"),
+            Stderr = Sent("stderr"),
+            Cgroups = sandbox.Cgroup.ProcsFds,
+            Uid = (uint)_options.Uid,
+            Gid = (uint)_options.Gid,
+            Hostname = spec.Hostname ?? "thaw",
+            WorkingDirectory = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
+            Argv = spec.Argv,
+            Environment = [.. (spec.Environment ?? _options.DefaultEnvironment).Select(e => e.Key + "=" + e.Value)],
+        }, sandbox);
     }
 
     private void StartWithLimits(Sandbox sandbox, SandboxSpec spec, bool startNow)
