@@ -42,7 +42,7 @@ internal sealed class ExecLauncher : ISandboxParent, IDisposable
             string status = Encoding.UTF8.GetString(FileDescriptors.ReadToEnd(statusRead));
             string? error = status.Split('\n').FirstOrDefault(l => l.StartsWith("error ", StringComparison.Ordinal))?["error ".Length..];
             _pidfds[id] = pidfd;
-            _reaper.Watch(pid, pidfd, (code, signal) =>
+            _reaper.Watch(pidfd, (code, signal) =>
             {
                 _pidfds.TryRemove(id, out _);
                 events.OnExited(code, signal, error);

@@ -192,11 +192,14 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         _live[id] = sandbox;
         try
         {
+            // Known before the send: a kill (its timeout) may come before the zygote has heard of it,
+            // and the zygote finds a child thawd claimed by its pid.
+            if (parked is not null)
+                sandbox.Pid = parked.Pid;
             if (direct)
                 sandbox.Pid = LaunchDirect(sandbox, zygote, sent);
             else if (parked is not null && zygote.Connection.SpawnParked(parked, Request(!joined), Fds(!joined), sandbox))
             {
-                sandbox.Pid = parked.Pid;
                 // While the child enters (setns, mounts, privileges), its limits are written; it waits
                 // on the start byte, so nothing of the function runs before they hold.
                 if (joined)

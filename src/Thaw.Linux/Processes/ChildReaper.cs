@@ -35,20 +35,33 @@ public sealed class ChildReaper : IDisposable
     /// Watches a child of this process; takes the pidfd over. <paramref name="exited"/> gets its exit
     /// code (or null) and the signal that killed it (or null), on the reaper's thread.
     /// </summary>
-    public void Watch(int pid, SafeFd pidfd, Action<int?, int?> exited)
+    public void Watch(SafeFd pidfd, Action<int?, int?> exited)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _children[pidfd.Value] = (pidfd, exited);
         Add(pidfd.Value);
-        _ = pid; // named for the caller's clarity; the pidfd is what is waited on
     }
 
-    /// <summary>Signals a watched child through its pidfd; false if it is no longer watched (already reaped).</summary>
+    /// <summary>Signals a watched child through its pidfd; false if it was already reaped.</summary>
     public bool Signal(SafeFd pidfd, int signal)
     {
-        if (!_children.ContainsKey(pidfd.Value))
+        // A reference held while sending: the reaper may close the pidfd meanwhile, and its number
+        // must not be reused (by another child's pidfd) until the signal went out.
+        bool added = false;
+        try
+        {
+            pidfd.DangerousAddRef(ref added);
+            return Interop.PidfdSendSignal(Interop.SYS_pidfd_send_signal, pidfd.Value, signal, 0, 0) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
             return false;
-        return Interop.PidfdSendSignal(Interop.SYS_pidfd_send_signal, pidfd.Value, signal, 0, 0) == 0;
+        }
+        finally
+        {
+            if (added)
+                pidfd.DangerousRelease();
+        }
     }
 
     private unsafe void Add(int fd)
@@ -99,7 +112,7 @@ public sealed class ChildReaper : IDisposable
         if (_disposed)
             return;
         foreach (var (_, child) in _children)
-            Interop.PidfdSendSignal(Interop.SYS_pidfd_send_signal, child.Pidfd.Value, SigKill, 0, 0);
+            Signal(child.Pidfd, SigKill);
         var deadline = Environment.TickCount64 + 5000;
         while (!_children.IsEmpty && Environment.TickCount64 < deadline)
             Thread.Sleep(2);
