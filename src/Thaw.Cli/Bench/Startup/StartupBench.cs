@@ -42,11 +42,15 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             if (options.Variants)
             {
                 variants.Add(("thaw-thawd", new SandboxOptions { Via = SpawnVia.Thawd, Zygote = noParked }));
-                variants.Add(("thaw-fork", new SandboxOptions { Via = SpawnVia.Fork }));
                 variants.Add(("thaw-no-mntns", new SandboxOptions { MountNamespace = false, Zygote = noParked }));
             }
-            foreach (var (name, sandboxOptions) in variants)
-                Measure(() => new ThawSystem(name, host, sandboxOptions, NullLogger.Instance), options.Samples);
+            // Burst by burst in turn, so the shared VM's load drifts over all of them alike and their
+            // ratios compare like with like.
+            MeasureInterleaved([.. variants.Select(v => new ThawSystem(v.Name, host, v.Options, NullLogger.Instance))], options.Samples);
+            // Alone: its zygote re-parks and pre-faults a child after every start (~100 ms of CPU),
+            // which would land in the others' bursts.
+            if (options.Variants)
+                Measure(() => new ThawSystem("thaw-fork", host, new SandboxOptions { Via = SpawnVia.Fork }, NullLogger.Instance), options.Samples);
         }
         foreach (int c in options.Concurrency)
             if (console.Status().Start($"floor: bursts of {c}", _ => StartupFloor.Measure(c, options.Samples, rootfs)) is { } floor)
@@ -85,25 +89,59 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
         }
     }
 
-    private static StartupResult MeasureBursts(IStartupSystem system, int concurrency, int samples)
+    /// <summary>Several systems (Thaw's variants), one burst of each in turn, per burst size.</summary>
+    private void MeasureInterleaved(IReadOnlyList<IStartupSystem> systems, int samples)
     {
-        system.Settle();
-        Burst.Run(concurrency, i => system.RunOnce(i)); // warm-up burst, not recorded
-        var latencies = new List<double>();
-        var walls = new List<double>();
+        var rows = new List<StartupResult>();
+        try
+        {
+            foreach (int c in options.Concurrency)
+            {
+                string names = string.Join(", ", systems.Select(s => s.Name));
+                rows.AddRange(console.Status().Start($"{names}: bursts of {c}, in turn", _ => MeasureBursts(systems, c, samples)));
+            }
+        }
+        finally
+        {
+            foreach (var system in systems)
+                system.Dispose();
+        }
+        // Rows grouped by system, as the other systems' are.
+        _results.AddRange(rows.OrderBy(r => systems.Select(s => s.Name).ToList().IndexOf(r.System)).ThenBy(r => r.Concurrency));
+    }
+
+    private static StartupResult MeasureBursts(IStartupSystem system, int concurrency, int samples) =>
+        MeasureBursts([system], concurrency, samples)[0];
+
+    private static List<StartupResult> MeasureBursts(IReadOnlyList<IStartupSystem> systems, int concurrency, int samples)
+    {
+        foreach (var system in systems)
+        {
+            system.Settle();
+            Burst.Run(concurrency, i => system.RunOnce(i)); // warm-up burst, not recorded
+        }
+        var latencies = systems.Select(_ => new List<double>()).ToList();
+        var walls = systems.Select(_ => new List<double>()).ToList();
         int bursts = Math.Max(concurrency == 1 ? 10 : 2, (samples + concurrency - 1) / concurrency);
         for (int b = 0; b < bursts; b++)
         {
-            system.Settle();
-            var own = new double[concurrency];
-            var (_, wall) = Burst.Run(concurrency, i => own[i] = system.RunOnce(i));
-            latencies.AddRange(own);
-            walls.Add(wall);
+            for (int k = 0; k < systems.Count; k++)
+            {
+                var system = systems[k];
+                system.Settle();
+                var own = new double[concurrency];
+                var (_, wall) = Burst.Run(concurrency, i => own[i] = system.RunOnce(i));
+                latencies[k].AddRange(own);
+                walls[k].Add(wall);
+            }
         }
-        latencies.Sort();
-        walls.Sort();
-        return new StartupResult(system.Name, concurrency, LatencyReservoir.Percentile(latencies, 0.5),
-            LatencyReservoir.Percentile(latencies, 0.99), LatencyReservoir.Percentile(walls, 0.5), latencies.Count);
+        return [.. systems.Select((system, k) =>
+        {
+            latencies[k].Sort();
+            walls[k].Sort();
+            return new StartupResult(system.Name, concurrency, LatencyReservoir.Percentile(latencies[k], 0.5),
+                LatencyReservoir.Percentile(latencies[k], 0.99), LatencyReservoir.Percentile(walls[k], 0.5), latencies[k].Count);
+        })];
     }
 
     private ResourceHost StartThaw(string rootfs, int slots)
