@@ -22,9 +22,6 @@ internal sealed class ExecLauncher : ISandboxParent, IDisposable
 
     public ExecLauncher(string nativePath) => NativeSpawn.Load(nativePath);
 
-    /// <summary>Sandboxes it started that have not been reaped yet.</summary>
-    public int Live => _reaper.Count;
-
     /// <summary>
     /// Clones the sandbox and waits until it has exec'd its program (or failed before); its start
     /// and exit go to <paramref name="events"/> (the exit on the reaper's thread). Returns its pid.

@@ -445,7 +445,7 @@ class Zygote:
             short = len(self.parked) < self.park_target
             events = self.poll.poll(PARK_WHEN_IDLE_MS if short else None)
             if not events:
-                if short and not any(not sb.parked for sb in self.by_pipe.values()):
+                if short and all(sb.parked for sb in self.by_pipe.values()):
                     self.park()
                 continue
             for fd, _ in events:
@@ -590,16 +590,13 @@ class Zygote:
 
     def leave(self):
         """In a forked child that will not serve this zygote's connection (a parked child, a child
-        zygote): nothing of the zygote's may stay reachable, its connection, wake pipe, sandboxes'
-        status pipes or parked children's sockets. Its sandboxes are not this process's children."""
+        zygote): nothing of the zygote's may stay reachable, its connection, wake pipe or sandboxes' (and
+        parked children's) status pipes. Its sandboxes are not this process's children."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         self.conn.close()
         for fd in [self.wake_r, self.wake_w, *self.by_pipe]:
             os.close(fd)
-        for sb in self.parked:
-            if sb.sock is not None:
-                sb.sock.close()
 
     def park(self, publish=True):
         """Forks a child that waits to become a sandbox: born pid 1 of a new pid namespace, still in

@@ -11,19 +11,9 @@ internal static class DescribeCommand
 {
     private static readonly Argument<string> Name = new("name") { Description = "The function." };
 
-    public static Command Create()
-    {
-        var command = new Command("describe", "Show one function: its version, archive digest, handler and limits, packages installed, the zygote it forks from, its sandboxes and calls. Example: thaw describe hello")
-        {
-            Name, ClientOptions.Json, ClientOptions.Url,
-        };
-        command.SetAction(async (parse, token) =>
-        {
-            using var client = ClientOptions.Client(parse);
-            return await RunAsync(client, parse.GetValue(Name)!, parse.GetValue(ClientOptions.Json), AnsiConsole.Console, token);
-        });
-        return command;
-    }
+    public static Command Create() => ClientOptions.Showing("describe",
+        "Show one function: its version, archive digest, handler and limits, packages installed, the zygote it forks from, its sandboxes and calls. Example: thaw describe hello",
+        Name, RunAsync);
 
     public static async Task<int> RunAsync(ThawClient client, string name, bool json, IAnsiConsole console, CancellationToken token)
     {

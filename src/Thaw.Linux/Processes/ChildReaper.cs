@@ -28,9 +28,6 @@ public sealed class ChildReaper : IDisposable
         _thread.Start();
     }
 
-    /// <summary>How many children it waits for now.</summary>
-    public int Count => _children.Count;
-
     /// <summary>
     /// Watches a child of this process; takes the pidfd over. <paramref name="exited"/> gets its exit
     /// code (or null) and the signal that killed it (or null), on the reaper's thread.

@@ -111,10 +111,9 @@ public sealed class PythonRuntime : IAsyncDisposable
         }
         if (lease is not null)
             _ = sandbox.Exited.ContinueWith(_ => lease.Dispose(), TaskScheduler.Default);
-        var frames = new FrameReader(sandbox.Channel!);
-        var (initMs, modules) = await WaitReadyAsync(function, sandbox, frames, first, token).ConfigureAwait(false);
+        var (python, modules) = await WaitReadyAsync(function, sandbox, first, lease?.Zygote ?? _spawner.Zygote, token).ConfigureAwait(false);
         ImportCache?.Learn(function.Name, modules);
-        return new PythonSandbox(sandbox, frames, initMs, _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = lease?.Zygote ?? _spawner.Zygote };
+        return python;
     }
 
     /// <summary>
@@ -136,12 +135,11 @@ public sealed class PythonRuntime : IAsyncDisposable
             throw;
         }
         _ = sandbox.Exited.ContinueWith(_ => pool.Leave(), TaskScheduler.Default);
-        var frames = new FrameReader(sandbox.Channel!);
-        var (initMs, modules) = await WaitReadyAsync(function, sandbox, frames, first, token).ConfigureAwait(false);
+        var (python, modules) = await WaitReadyAsync(function, sandbox, first, pool.Zygote, token).ConfigureAwait(false);
         if (!modules.All(pool.Modules.Contains)) // as reported (with their install cache dir), like pool.Modules
             lock (_morula)
                 pool.Wanted ??= [.. pool.Modules.Union(modules).Order(StringComparer.Ordinal)]; // the next interpreters import it all
-        return new PythonSandbox(sandbox, frames, initMs, _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = pool.Zygote };
+        return python;
     }
 
     /// <summary>
@@ -188,9 +186,10 @@ public sealed class PythonRuntime : IAsyncDisposable
     }
 
     /// <summary>Waits for the sandbox's ready frame: its handler loaded, or why not (the sandbox is deleted then).</summary>
-    private async Task<(double InitMs, IReadOnlyList<string> Modules)> WaitReadyAsync(FunctionManifest function, Sandbox sandbox, FrameReader frames,
-        FirstCall? first, CancellationToken token)
+    private async Task<(PythonSandbox Python, IReadOnlyList<string> Modules)> WaitReadyAsync(FunctionManifest function, Sandbox sandbox,
+        FirstCall? first, Zygote forkedFrom, CancellationToken token)
     {
+        var frames = new FrameReader(sandbox.Channel!);
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -221,7 +220,8 @@ public sealed class PythonRuntime : IAsyncDisposable
                     $"function '{function.Name}': {error.GetProperty("message").GetString()}", error.GetProperty("traceback").GetString() ?? "");
             }
             IReadOnlyList<string> modules = root.TryGetProperty("modules", out var list) ? [.. list.EnumerateArray().Select(m => m.GetString()!)] : [];
-            return (root.GetProperty("init_ms").GetDouble(), modules);
+            var python = new PythonSandbox(sandbox, frames, root.GetProperty("init_ms").GetDouble(), _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = forkedFrom };
+            return (python, modules);
         }
         catch (Exception e)
         {

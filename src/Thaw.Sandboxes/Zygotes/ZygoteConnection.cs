@@ -324,27 +324,34 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     {
         switch (message.Op)
         {
-            case "started" when message is { Id: null, Pid: int pid } && _claimed.TryGetValue(pid, out var events):
-                events.OnStarted(pid);
-                break;
-            case "exit" when message is { Id: null, Pid: int pid }:
-                if (_claimed.TryRemove(pid, out var claimed))
-                    claimed.OnExited(message.Code, message.Signal, message.Error);
-                else
-                    ForgetParked(pid); // died before anyone claimed it
-                break;
             case "spawned" or "error" or "zygote-forked" when message.Id is not null && _replies.TryGetValue(message.Id, out var reply):
                 if (message is { Started: true, Pid: int started } && _sandboxes.TryGetValue(message.Id, out var running))
                     running.OnStarted(started);
                 reply.TrySetResult(message);
                 break;
-            case "started" when message.Id is not null && message.Pid is int pid && _sandboxes.TryGetValue(message.Id, out var events):
+            case "started" when message.Pid is int pid && EventsOf(message, remove: false) is { } events:
                 events.OnStarted(pid);
                 break;
-            case "exit" when message.Id is not null && _sandboxes.TryRemove(message.Id, out var events):
+            case "exit" when EventsOf(message, remove: true) is { } events:
                 events.OnExited(message.Code, message.Signal, message.Error);
                 break;
+            case "exit" when message is { Id: null, Pid: int pid }:
+                ForgetParked(pid); // died parked, before anyone claimed it
+                break;
         }
+    }
+
+    /// <summary>Who hears of a sandbox: named by id if the zygote spawned it, by pid if thawd claimed it from a parked child.</summary>
+    private IZygoteEvents? EventsOf(ZygoteMessage message, bool remove)
+    {
+        IZygoteEvents? events;
+        if (message.Id is { } id)
+            _ = remove ? _sandboxes.TryRemove(id, out events) : _sandboxes.TryGetValue(id, out events);
+        else if (message.Pid is int pid)
+            _ = remove ? _claimed.TryRemove(pid, out events) : _claimed.TryGetValue(pid, out events);
+        else
+            events = null;
+        return events;
     }
 
     private void ForgetParked(int pid)
