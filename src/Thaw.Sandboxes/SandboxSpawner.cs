@@ -181,7 +181,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Argv = spec.Runtime is null ? spec.Argv : null,
             Runtime = spec.Runtime,
             Env = spec.Environment ?? _options.DefaultEnvironment,
-            Cwd = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
+            Cwd = WorkingDirectory(spec),
             Hostname = spec.Hostname,
             Uid = _options.Uid,
             Gid = _options.Gid,
@@ -247,11 +247,14 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Uid = (uint)_options.Uid,
             Gid = (uint)_options.Gid,
             Hostname = spec.Hostname ?? "thaw",
-            WorkingDirectory = spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler"),
+            WorkingDirectory = WorkingDirectory(spec),
             Argv = spec.Argv,
             Environment = [.. (spec.Environment ?? _options.DefaultEnvironment).Select(e => e.Key + "=" + e.Value)],
         }, sandbox);
     }
+
+    /// <summary>Where the sandbox's program starts: the code dir when it has one.</summary>
+    private static string WorkingDirectory(SandboxSpec spec) => spec.WorkingDirectory ?? (spec.CodeDir is null ? "/" : "/handler");
 
     private void StartWithLimits(Sandbox sandbox, SandboxSpec spec, bool startNow)
     {
