@@ -351,10 +351,10 @@ class MorulaTests(unittest.TestCase):
         there.close()
         self.root.wait_for("zygote-forked", "m")
         here.settimeout(20)
-        here.send(json.dumps({"op": "hello", "version": 2}).encode())
-        self.assertEqual("hello", json.loads(here.recv(65536))["op"])
-        fresh = ZygoteClient.__new__(ZygoteClient)
-        fresh.conn, fresh.pending, fresh.via = here, [], "fork"
+        fresh = ZygoteClient.over(here)
+        self.addCleanup(lambda: [sock.close() for _, sock in fresh.parked])
+        fresh.send({"op": "hello", "version": 2})
+        fresh.wait_for("hello", None)  # its parked interpreters' events may come first
         (a, pid_a), (b, _) = self.libc_of(fresh, "m1"), self.libc_of(fresh, "m2")
         self.assertEqual(1, pid_a)  # still pid 1 of its own namespace
         self.assertNotEqual(a, b)
@@ -409,8 +409,8 @@ class ChildZygoteTests(unittest.TestCase):
         pid, conn, hello = self.fork_zygote(["heavy", "no_such_module"])
         self.assertEqual(("hello", pid, 1), (hello["op"], hello["pid"], hello["imported"]))
         self.assertIn("no_such_module: ModuleNotFoundError", hello["failed"][0])
-        child = ZygoteClient.__new__(ZygoteClient)
-        child.conn, child.pending, child.via = conn, [], "fork"
+        child = ZygoteClient.over(conn)
+        self.addCleanup(lambda: [sock.close() for _, sock in child.parked])
         here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out, err, start = child.spawn("s1", [], runtime={"code_dir": self.code, "paths": [self.packages]},
                                       fds=["root", "netns", "stdin", "stdout", "stderr", "start", "invoke"], extra_fds=[there.fileno()])

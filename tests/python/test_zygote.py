@@ -44,6 +44,13 @@ class ZygoteClient:
         self.pending = []
         self.parked = []  # [(pid, socket)]: children the zygote parked, with our end of each one's socket
 
+    @classmethod
+    def over(cls, conn, via="fork"):
+        """A client of an already connected zygote (a child zygote's socket from fork-zygote)."""
+        client = cls.__new__(cls)
+        client.conn, client.pending, client.parked, client.via = conn, [], [], via
+        return client
+
     def send(self, message, fds=()):
         socket.send_fds(self.conn, [json.dumps(message).encode()], list(fds))
 
