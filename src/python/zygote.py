@@ -62,6 +62,12 @@ PROC_FD = -1  # /proc, opened before the zygote entered its own root: parked chi
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
+# Signals ignored here: Python's own SIGPIPE and SIGXFSZ, and whatever thawd's starter ignored
+# (a shell's background job ignores SIGINT and SIGQUIT). An ignored signal stays ignored across
+# exec, so a program would inherit them: its child resets them first (subprocess's restore_signals).
+IGNORED_SIGNALS = [s for s in signal.valid_signals()
+                   if s not in (signal.SIGKILL, signal.SIGSTOP) and signal.getsignal(s) == signal.SIG_IGN]
+
 # Exit codes of a sandbox that never reached execve (the "error" field says why).
 EXIT_SETUP_FAILED = 126
 EXIT_EXEC_FAILED = 127
@@ -300,8 +306,7 @@ def serve_runtime(req, fds, status_w):
 
 def exec_program(req, status_w):
     argv = req["argv"]
-    # Python ignores these; the program must get the defaults (as subprocess's restore_signals).
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+    for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     os.write(status_w, b"exec\n")
     try:

@@ -15,4 +15,10 @@ public sealed record PoolStats(
     double CreateP99Ms)
 {
     public double HitRate => Claims == 0 ? 1 : 1 - (double)Misses / Claims;
+
+    /// <summary>
+    /// Resources that exist: idle, lent, and released ones waiting to be recycled (which still hold
+    /// their fds and kernel objects, though they are neither idle nor lent).
+    /// </summary>
+    public long Live => Created - Destroyed;
 }

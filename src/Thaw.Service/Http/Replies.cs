@@ -116,6 +116,7 @@ internal static class Replies
                 ["target"] = p.Target,
                 ["available"] = p.Level,
                 ["in_use"] = p.InUse,
+                ["live"] = p.Live,
                 ["claims"] = p.Claims,
                 ["misses"] = p.Misses,
                 ["hit_rate"] = Math.Round(p.HitRate, 4),

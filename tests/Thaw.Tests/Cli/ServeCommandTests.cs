@@ -89,7 +89,7 @@ public sealed class ServeCommandTests : IDisposable
         foreach (var pool in stats["pools"]!.AsArray())
         {
             string name = pool!["name"]!.GetValue<string>();
-            int held = pool["available"]!.GetValue<int>() + pool["in_use"]!.GetValue<int>();
+            int held = pool["live"]!.GetValue<int>(); // idle, lent and waiting to be recycled
             fds -= name.StartsWith("cgroup", StringComparison.Ordinal) ? held * hierarchies : name.StartsWith("netns", StringComparison.Ordinal) ? held * 2 : 0;
         }
         return fds;

@@ -26,13 +26,29 @@ public static class LeakCensus
     /// <summary>
     /// This process's fds less those <paramref name="host"/>'s pools hold for their resources' life
     /// (each pooled cgroup its cgroup.procs files, each pooled netns its fd and a netlink socket),
-    /// which a refill moves by four or two at a time: what is left must not grow.
+    /// which a refill moves by four or two at a time: what is left must not grow. Every live resource
+    /// counts, not just idle and lent ones: one released and waiting to be
+    /// recycled still holds its fds. Read until two readings agree, so a craft or destroy between the
+    /// fd listing and the pool's counters does not show as a change.
     /// </summary>
     public static int OpenFdsLessPools(Thaw.Resources.ResourceHost host)
     {
-        static long Held(Thaw.Resources.Pooling.PoolStats s) => s.Level + s.InUse;
-        long pooled = host.Cgroups.Layout.Hierarchies.Count * Held(host.Cgroups.Pool.Stats()) +
-            host.Stats().Where(s => s.Name.StartsWith("netns", StringComparison.Ordinal)).Sum(s => 2 * Held(s));
+        int last = Reading(host);
+        for (int i = 0; i < 50; i++)
+        {
+            Thread.Sleep(2);
+            int now = Reading(host);
+            if (now == last)
+                return now;
+            last = now;
+        }
+        return last;
+    }
+
+    private static int Reading(Thaw.Resources.ResourceHost host)
+    {
+        long pooled = host.Cgroups.Layout.Hierarchies.Count * host.Cgroups.Pool.Stats().Live +
+            host.Stats().Where(s => s.Name.StartsWith("netns", StringComparison.Ordinal)).Sum(s => 2 * s.Live);
         return OpenFds() - (int)pooled;
     }
 
