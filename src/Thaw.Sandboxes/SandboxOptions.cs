@@ -18,14 +18,16 @@ public sealed class SandboxOptions
     public bool MountNamespace { get; set; } = true;
 
     /// <summary>
-    /// How the exec runtime's sandboxes are made: by libthawspawn's vfork-style clone inside the
-    /// zygote, all sandbox setup in C (default), by the same clone in thawd itself (thawd is then
-    /// their parent and reaps them; only for sandboxes started at once, <c>RunAsync</c>), or by
-    /// forking the Python zygote itself (what Python functions need). Measured in
-    /// docs/benchmarks.md: a Python fork copies the interpreter's page tables, which costs
-    /// milliseconds on this VM.
+    /// How the exec runtime's sandboxes are made. By default thawd clones one that starts at once
+    /// itself, with libthawspawn's vfork-style clone (thawd is its parent and reaps it; a crashed
+    /// thawd's are killed by its zygote); one created to start later, or any with
+    /// <see cref="SpawnVia.Helper"/>, by the same clone inside the zygote; with
+    /// <see cref="SpawnVia.Fork"/> by forking the Python zygote itself (what Python functions always
+    /// get). Measured in docs/benchmarks.md: thawd's clone makes bursts ~30 % shorter than the
+    /// zygote's (clones run on several threads, no round trip); a Python fork copies the
+    /// interpreter's page tables, which costs milliseconds on this VM.
     /// </summary>
-    public SpawnVia Via { get; set; } = SpawnVia.Helper;
+    public SpawnVia Via { get; set; } = SpawnVia.Thawd;
 
     /// <summary>The most of each of stdout and stderr kept per sandbox (the newest bytes win).</summary>
     public int LogLimitBytes { get; set; } = 1 << 20;
@@ -55,7 +57,7 @@ public sealed class SandboxOptions
 /// <summary>See <see cref="SandboxOptions.Via"/>.</summary>
 public enum SpawnVia
 {
+    Thawd,
     Helper,
     Fork,
-    Thawd,
 }

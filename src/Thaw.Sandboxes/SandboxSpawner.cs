@@ -91,9 +91,10 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Cloned by thawd itself (SpawnVia.Thawd): an exec sandbox started at once (its vfork cannot
-        // wait for a start), attached into a mount namespace of its own.
+        // wait for a start), attached into a mount namespace of its own. Other exec sandboxes go to
+        // the zygote's helper clone unless forking was asked for; Python functions are forks.
         bool direct = _launcher is not null && spec.Runtime is null && startNow && _options.MountNamespace;
-        string via = direct || (_options.Via == SpawnVia.Helper && spec.Runtime is null) ? "helper" : "fork";
+        string via = spec.Runtime is null && _options.Via != SpawnVia.Fork ? "helper" : "fork";
 
         // 1. A fork into a new pid namespace goes to a child the zygote forked ahead, if one waits:
         // thawd sends it the spawn itself, and it has joined a pooled cgroup already.

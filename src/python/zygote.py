@@ -32,7 +32,7 @@ runtime = importlib.util.module_from_spec(_runtime_spec)
 sys.modules["thaw_runtime"] = runtime
 _runtime_spec.loader.exec_module(runtime)
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_MESSAGE = 64 * 1024
 MAX_FDS = 32
 ACCEPT_TIMEOUT_S = 30
@@ -59,6 +59,10 @@ PARK_WHEN_IDLE_MS = 20
 HERE = os.path.dirname(os.path.abspath(__file__))  # this folder; /handler once the zygote is in its own root
 NATIVE_PATH = None  # libthawspawn as this process can open it now (after the zygote entered its root)
 PROC_FD = -1  # /proc, opened before the zygote entered its own root: parked children read their maps through it
+# The instance's cgroup dir (one hierarchy) and the zygote's own cgroup's name in it, opened before
+# the zygote entered its own root: the safety net for a crashed thawd (kill_instance_sandboxes).
+INSTANCE_CGROUPS = None
+CRASH_NET_S = 5  # how long the net keeps killing (a fork racing the kill, a child mid-join)
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -419,6 +423,10 @@ class Zygote:
         # socket and sends it a spawn directly: the zygote learns of the claim from its status pipe.
         self.parked = []
         self.info = info or {}    # told thawd in the hello reply (a child zygote: what it imported)
+        # thawd said goodbye before closing (it stopped or let this zygote go): its other sandboxes
+        # live on. A close without goodbye is a crash: see kill_instance_sandboxes.
+        self.goodbye = False
+        self.thawd_gone = False
         self.native = native      # libthawspawn, loaded before the chroot, or None
         self.sandboxes = {}       # id -> Sandbox
         self.by_pid = {}          # pid -> Sandbox
@@ -474,7 +482,9 @@ class Zygote:
         except ConnectionResetError:
             return False
         if not data and not fds:
-            return False  # thawd closed the connection: it stopped or crashed
+            # thawd closed the connection: it said goodbye, or it crashed (the kernel closed it)
+            self.thawd_gone = not self.goodbye
+            return False
         req = None
         try:
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
@@ -486,6 +496,9 @@ class Zygote:
                 self.spawn(req, fds)
             elif op == "kill":
                 self.kill(req)
+            elif op == "goodbye":
+                self.goodbye = True
+                return False
             elif op == "hello":
                 ok = req.get("version") == PROTOCOL_VERSION
                 self.send(op="hello" if ok else "error", version=PROTOCOL_VERSION, pid=os.getpid(),
@@ -781,12 +794,48 @@ class Zygote:
                     os.kill(sb.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        if self.thawd_gone:
+            kill_instance_sandboxes()
         signal.set_wakeup_fd(-1)
         while True:
             try:
                 os.wait()
             except ChildProcessError:
                 return
+
+
+def kill_instance_sandboxes():
+    """thawd died without goodbye: kill what it started itself too (the exec sandboxes it clones,
+    which are its children, not the zygote's, and which PR_SET_PDEATHSIG cannot tie to it: that
+    follows the cloning thread, and .NET retires pool threads). Every process in every cgroup of
+    the instance but the zygote's own is a sandbox's. Until a few scans in a row find none: a
+    process may fork while the kill runs (pids.max bounds it), a sandbox mid-start joins late."""
+    if INSTANCE_CGROUPS is None:
+        return
+    dir_fd, own = INSTANCE_CGROUPS
+    deadline = time.monotonic() + CRASH_NET_S
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        found = 0
+        for name in os.listdir(dir_fd):
+            if name == own or not name.startswith("sb-"):
+                continue
+            try:
+                fd = os.open(f"{name}/cgroup.procs", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+                try:
+                    pids = os.read(fd, 1 << 20).split()
+                finally:
+                    os.close(fd)
+            except OSError:
+                continue  # removed meanwhile, or not a cgroup
+            for pid in pids:
+                found += 1
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        quiet = quiet + 1 if found == 0 else 0
+        time.sleep(0.01)
 
 
 def enter_own_root(root):
@@ -865,8 +914,11 @@ def boot(config):
     # The zygote's own pid namespace, to undo unshare(CLONE_NEWPID) after every spawn; opened
     # before the chroot, whose root has no /proc.
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    global PROC_FD
+    global PROC_FD, INSTANCE_CGROUPS
     PROC_FD = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    if config.get("cgroup_procs"):
+        own = os.path.dirname(config["cgroup_procs"][0])  # <hierarchy>/<instance>/sb-N
+        INSTANCE_CGROUPS = (os.open(os.path.dirname(own), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), os.path.basename(own))
     native = load_native(config.get("native"))
     global HERE, NATIVE_PATH
     NATIVE_PATH = config.get("native")

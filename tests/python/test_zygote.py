@@ -37,7 +37,7 @@ class ZygoteClient:
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
-        assert ready[:2] == ["ready", "2"], ready
+        assert ready[:2] == ["ready", "3"], ready
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.conn.connect(self.socket_path)
         self.conn.settimeout(10)
@@ -144,7 +144,7 @@ class ZygoteTests(unittest.TestCase):
 
     def setUp(self):
         self.z = ZygoteClient(self.native if self.use_native else None, self.via)
-        self.z.send({"op": "hello", "version": 2})
+        self.z.send({"op": "hello", "version": 3})
         hello = self.z.receive()
         self.assertEqual("hello", hello["op"])
         self.assertEqual(self.z.proc.pid, hello["pid"])

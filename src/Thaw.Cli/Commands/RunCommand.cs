@@ -28,7 +28,7 @@ internal static class RunCommand
     private static readonly Option<string[]> Env = new("--env", "-e") { Description = "KEY=VALUE added to the environment (repeatable).", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string?> Cwd = new("--cwd") { Description = "Working directory inside the sandbox." };
     private static readonly Option<string> Hostname = new("--hostname") { Description = "The sandbox's hostname.", DefaultValueFactory = _ => "thaw" };
-    private static readonly Option<string> Via = new("--via") { Description = "How the sandbox is made: helper (libthawspawn's vfork-style clone, all setup in C; default) or fork (the Python zygote forks itself, as for Python functions).", DefaultValueFactory = _ => "helper" };
+    private static readonly Option<string> Via = new("--via") { Description = "How the sandbox is made: thawd (this process clones it with libthawspawn's vfork-style clone, all setup in C, and is its parent; default), helper (the same clone inside the zygote) or fork (the Python zygote forks itself, as for Python functions).", DefaultValueFactory = _ => "thawd" };
     private static readonly Option<string> StateDir = new("--state-dir") { Description = "Parent of the per-slot state dirs.", DefaultValueFactory = _ => "/var/lib/thaw/run" };
     private static readonly Argument<string[]> Program = new("command") { Description = "The program and its arguments (after --).", Arity = ArgumentArity.OneOrMore };
 
@@ -53,9 +53,10 @@ internal static class RunCommand
         {
             Via = parse.GetValue(Via) switch
             {
+                "thawd" => SpawnVia.Thawd,
                 "helper" => SpawnVia.Helper,
                 "fork" => SpawnVia.Fork,
-                var v => throw new ArgumentException($"--via must be helper or fork (was '{v}')"),
+                var v => throw new ArgumentException($"--via must be thawd, helper or fork (was '{v}')"),
             },
             // One sandbox: a child forked ahead would never be used.
             Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { Parked = 0 },

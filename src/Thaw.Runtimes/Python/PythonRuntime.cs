@@ -195,7 +195,17 @@ public sealed class PythonRuntime : IAsyncDisposable
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             deadline.CancelAfter(_options.InitTimeout);
             if (first is not null)
-                await InvocationFrames.WriteInvokeAsync(sandbox.Channel!, PythonSandbox.CallId(sandbox, 1), (long)first.Timeout.TotalMilliseconds, first.Event, deadline.Token).ConfigureAwait(false);
+            {
+                try
+                {
+                    await InvocationFrames.WriteInvokeAsync(sandbox.Channel!, PythonSandbox.CallId(sandbox, 1), (long)first.Timeout.TotalMilliseconds, first.Event, deadline.Token).ConfigureAwait(false);
+                }
+                catch (SocketException)
+                {
+                    // A handler that failed to load may have sent its error frame and exited before
+                    // the call went out (a broken pipe): that frame, read below, says why.
+                }
+            }
             JsonDocument? ready;
             try
             {

@@ -14,7 +14,7 @@ namespace Thaw.Sandboxes.Zygotes;
 /// </summary>
 internal sealed class ZygoteConnection : ISandboxParent, IDisposable
 {
-    public const int ProtocolVersion = 2;
+    public const int ProtocolVersion = 3;
     private const int MaxMessage = 64 * 1024;
 
     private readonly Socket _socket;
@@ -370,9 +370,19 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
         }
     }
 
-    /// <summary>Closes the connection: the zygote kills every sandbox it started and exits.</summary>
+    /// <summary>
+    /// Closes the connection: the zygote kills every sandbox it started and exits. Goodbye first:
+    /// a close without it is thawd's crash, after which the zygote also kills the sandboxes thawd
+    /// cloned itself (PROTOCOL.md, "goodbye"), which here live on (another spawner's, or this one's
+    /// until it kills them).
+    /// </summary>
     public void Dispose()
     {
+        if (!_closed)
+        {
+            try { Send(new ZygoteRequest { Op = "goodbye" }); }
+            catch (Exception e) when (e is LinuxException or SocketException or ObjectDisposedException) { }
+        }
         try { _socket.Shutdown(SocketShutdown.Both); }
         catch (SocketException) { }
         if (_reader.IsAlive && Thread.CurrentThread != _reader)

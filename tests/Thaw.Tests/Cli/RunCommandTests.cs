@@ -46,12 +46,18 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("'lots' is not a size", stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_SIGKILLed_thaw_run_takes_its_zygote_and_sandbox_along_and_the_next_run_sweeps_the_rest()
+    /// <summary>
+    /// thawd: the sandbox is thaw run's own child, killed by the zygote's crash net (the connection
+    /// closed without goodbye); helper: the zygote's child, killed with the zygote's other sandboxes.
+    /// </summary>
+    [Theory]
+    [InlineData("thawd")]
+    [InlineData("helper")]
+    public async Task A_SIGKILLed_thaw_run_takes_its_zygote_and_sandbox_along_and_the_next_run_sweeps_the_rest(string via)
     {
         // A sleep no other test runs (tests run in parallel; another's `sleep 60` would match too).
         string duration = "60." + Random.Shared.Next(100_000, 999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var first = Start("run", "--", "/bin/sh", "-c", "echo started; exec sleep " + duration);
+        using var first = Start("run", "--via", via, "--", "/bin/sh", "-c", "echo started; exec sleep " + duration);
         List<int> zygotes;
         int sleeper;
         try
@@ -61,6 +67,7 @@ public sealed class RunCommandTests : IDisposable
             zygotes = ChildrenNamed(first.Id, "python3");
             Assert.Single(zygotes);
             sleeper = Support.LeakCensus.Run("pgrep", "-f", $"^sleep {duration}$").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Single();
+            Assert.Equal(via == "thawd" ? first.Id : zygotes[0], Stat(sleeper)?.Parent);
         }
         finally
         {

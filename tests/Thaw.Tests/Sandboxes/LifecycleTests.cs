@@ -82,7 +82,10 @@ public sealed class LifecycleTests(SandboxFixture fixture) : IClassFixture<Sandb
     public async Task Crashed_zygote_loses_its_sandboxes_returns_their_resources_and_is_replaced()
     {
         long inUse = InUse();
-        var sandbox = await fixture.Spawner.RunAsync(new SandboxSpec { Argv = ["/bin/sleep", "60"] });
+        // Created, then started: the zygote's clone (one run at once is thawd's own child).
+        var sandbox = await fixture.Spawner.CreateAsync(new SandboxSpec { Argv = ["/bin/sleep", "60"] });
+        sandbox.Start();
+        var thawds = await fixture.Spawner.RunAsync(new SandboxSpec { Argv = ["/bin/sleep", "60"] });
         await Wait.UntilAsync(() => sandbox.Status == SandboxStatus.Running, TimeSpan.FromSeconds(10));
         int sleeper = sandbox.Pid!.Value;
         var old = fixture.Spawner.Zygote;
@@ -91,6 +94,9 @@ public sealed class LifecycleTests(SandboxFixture fixture) : IClassFixture<Sandb
         var exit = await sandbox.Exited.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains("zygote died", exit.Error, StringComparison.Ordinal);
         Assert.False(Runs(sleeper), "the lost sandbox was killed through its cgroup");
+        // thawd's own child does not depend on the zygote.
+        Assert.Equal(SandboxStatus.Running, thawds.Status);
+        Assert.Equal(9, (await thawds.DeleteAsync(TimeSpan.FromSeconds(10))).Signal);
         await Wait.UntilAsync(() => fixture.Spawner.ZygoteRestarts >= 1 && fixture.Spawner.Zygote.IsAlive, TimeSpan.FromSeconds(30));
         Assert.NotEqual(old.Pid, fixture.Spawner.Zygote.Pid);
         Assert.Equal(0, (await fixture.RunAsync("/bin/true")).Exit.ExitCode);

@@ -83,6 +83,21 @@ public sealed class ThawdSpawnTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Another_spawner_stopping_leaves_this_ones_sandboxes_running()
+    {
+        // Its zygote hears goodbye, not a crash: its net for a crashed thawd (every process in the
+        // instance's cgroups) must not fire, or it would kill this spawner's sandbox (scan: ~10 ms).
+        var sandbox = await _spawner.RunAsync(new SandboxSpec { Argv = ["/bin/sleep", "60"] });
+        var other = new SandboxSpawner(_host, new SandboxOptions { Zygote = new() { Parked = 0 } }, NullLogger.Instance);
+        int otherZygote = other.Zygote.Pid;
+        await other.DisposeAsync();
+        await Wait.UntilAsync(() => !Directory.Exists($"/proc/{otherZygote}"), TimeSpan.FromSeconds(10), "the other zygote to exit");
+        await Task.Delay(200);
+        Assert.Equal(SandboxStatus.Running, sandbox.Status);
+        Assert.Equal(9, (await sandbox.DeleteAsync(TimeSpan.FromSeconds(10))).Signal);
+    }
+
+    [Fact]
     public async Task Many_sandboxes_leave_no_fd_child_or_pool_claim_behind()
     {
         Assert.Equal(0, (await RunAsync("/bin/true")).Exit.ExitCode); // the first loads the library and starts the reaper

@@ -41,7 +41,7 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             var variants = new List<(string Name, SandboxOptions Options)> { ("thaw", new SandboxOptions { Zygote = noParked }) };
             if (options.Variants)
             {
-                variants.Add(("thaw-thawd", new SandboxOptions { Via = SpawnVia.Thawd, Zygote = noParked }));
+                variants.Add(("thaw-zygote", new SandboxOptions { Via = SpawnVia.Helper, Zygote = noParked }));
                 variants.Add(("thaw-no-mntns", new SandboxOptions { MountNamespace = false, Zygote = noParked }));
             }
             // Burst by burst in turn, so the shared VM's load drifts over all of them alike and their
