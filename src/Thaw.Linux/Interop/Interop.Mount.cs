@@ -32,4 +32,34 @@ internal static partial class Interop
 
     [LibraryImport(Libraries.Libc, EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int OpenTree(long number, int dirFd, string path, uint flags);
+
+    // listmount(2), Linux 6.8+ (the same number on every architecture since 424): the ids of the
+    // mounts directly below one, by statx's unique mount id.
+    internal const long SYS_listmount = 458;
+    internal const uint STATX_MNT_ID_UNIQUE = 0x4000;
+    internal const ulong STATX_ATTR_MOUNT_ROOT = 0x2000;
+    internal const ulong ST_RDONLY = 1;
+
+    /// <summary>struct mnt_id_req, its first version (24 bytes): which mount, and where a listing resumes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MountIdRequest
+    {
+        public uint Size;
+        public uint Spare;
+        public ulong MountId;
+        public ulong Param;
+    }
+
+    [LibraryImport(Libraries.Libc, EntryPoint = "syscall", SetLastError = true)]
+    internal static unsafe partial long ListMount(long number, MountIdRequest* request, ulong* ids, nuint count, uint flags);
+
+    /// <summary>struct statvfs (glibc, 64-bit): only the flags, whose ST_RDONLY includes the mount's own read-only flag.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 112)]
+    internal struct StatVfs
+    {
+        [FieldOffset(72)] public ulong Flags;
+    }
+
+    [LibraryImport(Libraries.Libc, EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static unsafe partial int StatVfsPath(string path, StatVfs* result);
 }

@@ -118,11 +118,36 @@ public sealed class RootFactory : IResourceFactory<SandboxRoot>
         catch (UnauthorizedAccessException) { return false; }
     }
 
-    /// <summary>Exactly the mounts Build made, the root and the base binds still read-only.</summary>
-    internal bool HasExpectedMounts(SandboxRoot root)
+    /// <summary>
+    /// Exactly the mounts Build made, the root and the base binds still read-only. Run on every
+    /// recycle: by mount id where the kernel can (a dozen syscalls), else from the whole mount table.
+    /// </summary>
+    internal bool HasExpectedMounts(SandboxRoot root) => MountTree.Supported ? HasExpectedMountsById(root) : HasExpectedMountsInTable(root);
+
+    private List<string> BindsOf(SandboxRoot root) => [.. _layout.Binds.Select(name => Path.Combine(root.Path, name))];
+
+    internal bool HasExpectedMountsById(SandboxRoot root)
     {
-        var expected = _layout.Binds.Select(name => Path.Combine(root.Path, name))
-            .Append(root.Path).Append(root.TmpDir).Append(root.HostDir)
+        var binds = BindsOf(root);
+        // Each expected mount point must be the root of a mount (the topmost, if stacked), and those
+        // must be exactly the mounts below the root: a missing, extra or stacked mount fails one or the other.
+        if (MountTree.MountRootId(root.Path) is not { } rootId)
+            return false;
+        var expected = new HashSet<ulong>();
+        foreach (var dir in binds.Append(root.TmpDir).Append(root.HostDir))
+        {
+            if (MountTree.MountRootId(dir) is not { } id)
+                return false;
+            expected.Add(id);
+        }
+        var below = MountTree.Below(rootId);
+        return below.Count == expected.Count && expected.SetEquals(below)
+            && binds.Prepend(root.Path).All(MountTree.IsReadOnly);
+    }
+
+    internal bool HasExpectedMountsInTable(SandboxRoot root)
+    {
+        var expected = BindsOf(root).Append(root.Path).Append(root.TmpDir).Append(root.HostDir)
             .Order(StringComparer.Ordinal);
         var mounts = MountTable.Read().MountsUnder(root.Path);
         var readOnly = mounts.Where(m => m.MountPoint != root.TmpDir && m.MountPoint != root.HostDir);

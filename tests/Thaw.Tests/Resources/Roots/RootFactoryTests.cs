@@ -52,11 +52,26 @@ public sealed class RootFactoryTests : IDisposable
         Mounts.Unmount(Path.Combine(writable.Path, "usr"));
         Mounts.Bind("/usr", Path.Combine(writable.Path, "usr"), readOnly: false);
 
+        var nested = factory.Create();
+        Mounts.Tmpfs(Path.Combine(nested.TmpDir), 1 << 20, (UnixFileMode)0b111_111_111); // stacked on the scratch
+        var missing = factory.Create();
+        Mounts.Unmount(Path.Combine(missing.Path, "etc"));
+
+        var good = factory.Create();
+        // Both checks (by mount id on Linux 6.8+, else from the mount table) see the same.
+        Assert.True(factory.HasExpectedMountsById(good) && factory.HasExpectedMountsInTable(good));
+        foreach (var bad in new[] { extra, writable, nested, missing })
+            Assert.False(factory.HasExpectedMountsById(bad) || factory.HasExpectedMountsInTable(bad), bad.Path);
         Assert.False(factory.TryRecycle(extra));
         Assert.False(factory.TryRecycle(writable));
+        Assert.False(factory.TryRecycle(nested));
+        Assert.False(factory.TryRecycle(missing));
+        factory.Destroy(good);
 
         factory.Destroy(extra);
         factory.Destroy(writable);
+        factory.Destroy(nested);
+        factory.Destroy(missing);
         Assert.False(Path.Exists(extra.Path));
         Assert.Empty(MountTable.Read().MountsUnder(extra.Path));
     }
