@@ -25,12 +25,13 @@ public sealed partial class Sandbox : IZygoteEvents
     private readonly TaskCompletionSource<SandboxExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private SafeFd? _start;
+    private bool _started;
     private Timer? _timeout;
     private volatile bool _timedOut;
     private int _finished;
 
     internal Sandbox(string id, SandboxSpec spec, ResourceHost host, NetnsPool netnsPool, PooledNetns netns, SandboxCgroup cgroup,
-        SandboxRoot root, ISandboxParent parent, SafeFd start, SandboxLog stdout, SandboxLog stderr, ILogger logger, Action<Sandbox> stopped)
+        SandboxRoot root, ISandboxParent parent, SafeFd? start, SandboxLog stdout, SandboxLog stderr, ILogger logger, Action<Sandbox> stopped)
     {
         _stopped = stopped;
         Id = id;
@@ -86,11 +87,16 @@ public sealed partial class Sandbox : IZygoteEvents
     {
         lock (_lock)
         {
-            if (_start is null)
+            if (_started || Status == SandboxStatus.Stopped)
                 throw new InvalidOperationException($"sandbox {Id} was already started or has stopped ({Status})");
-            FileDescriptors.Write(_start, "s"u8);
-            _start.Dispose();
-            _start = null;
+            _started = true;
+            // No start pipe: thawd cloned it, and its vfork ran straight to the exec.
+            if (_start is not null)
+            {
+                FileDescriptors.Write(_start, "s"u8);
+                _start.Dispose();
+                _start = null;
+            }
             if (Spec.Timeout is { } timeout && Status != SandboxStatus.Stopped)
                 _timeout = new Timer(_ => { _timedOut = true; Kill(); }, null, timeout, Timeout.InfiniteTimeSpan);
         }

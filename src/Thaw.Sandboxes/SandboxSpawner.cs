@@ -127,6 +127,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         // other ends (output, start). "owned" ones were opened for this sandbox and close after sending.
         var sent = new List<(string Name, SafeFd Fd, bool Owned)>();
         Socket? channel = null;
+        SafeFd? startWrite = null;
         Sandbox sandbox;
         try
         {
@@ -140,8 +141,13 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             sent.Add(("stdout", stdoutThere, true));
             var (stderrHere, stderrThere) = FdPassing.SocketPair(SocketType.Stream);
             sent.Add(("stderr", stderrThere, true));
-            var (startRead, startWrite) = FileDescriptors.Pipe();
-            sent.Add(("start", startRead, true));
+            // The start pipe: the child waits on it until thawd says start (a vfork child thawd
+            // clones itself never waits: it has none).
+            if (!direct)
+            {
+                (var startRead, startWrite) = FileDescriptors.Pipe();
+                sent.Add(("start", startRead, true));
+            }
             if (spec.Runtime is not null)
             {
                 var (channelHere, channelThere) = FdPassing.SocketPair(SocketType.Stream);
@@ -158,6 +164,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         catch
         {
             CloseOwned(sent);
+            startWrite?.Dispose();
             channel?.Dispose();
             _host.Roots.Release(root);
             _host.Cgroups.Release(cgroup); // a parked child's: it is killed with it
