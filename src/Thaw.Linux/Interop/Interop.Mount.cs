@@ -9,6 +9,10 @@ internal static partial class Interop
     internal const ulong MS_NODEV = 4;
     internal const ulong MS_NOEXEC = 8;
     internal const ulong MS_REMOUNT = 32;
+    internal const ulong MS_NOATIME = 1024;
+    internal const ulong MS_NODIRATIME = 2048;
+    internal const ulong MS_RELATIME = 1 << 21;
+    internal const ulong MS_STRICTATIME = 1 << 24;
     internal const ulong MS_BIND = 4096;
     internal const ulong MS_REC = 16384;
     internal const ulong MS_PRIVATE = 1 << 18;

@@ -121,6 +121,34 @@ public static class Mounts
             : throw new IOException($"mounts remain under '{dir}' after unmounting: {string.Join(", ", left)}");
     }
 
+    /// <summary>
+    /// Remounts the filesystem at <paramref name="target"/> with <paramref name="superOptions"/>
+    /// (the whole set: the filesystem's own options are replaced), keeping the mount's own flags
+    /// (<paramref name="mountOptions"/>, as mountinfo lists them: a legacy remount resets them too).
+    /// </summary>
+    public static void Remount(string target, string mountOptions, string superOptions) =>
+        Mount(null, target, null, Interop.MS_REMOUNT | MountFlagsOf(mountOptions), superOptions, "remount " + superOptions);
+
+    /// <summary>The MS_* flags of a mountinfo per-mount option list ("rw,nosuid,nodev,noexec,relatime").</summary>
+    internal static ulong MountFlagsOf(string mountOptions)
+    {
+        ulong flags = 0;
+        foreach (var option in mountOptions.Split(','))
+            flags |= option switch
+            {
+                "ro" => Interop.MS_RDONLY,
+                "nosuid" => Interop.MS_NOSUID,
+                "nodev" => Interop.MS_NODEV,
+                "noexec" => Interop.MS_NOEXEC,
+                "noatime" => Interop.MS_NOATIME,
+                "nodiratime" => Interop.MS_NODIRATIME,
+                "relatime" => Interop.MS_RELATIME,
+                "strictatime" => Interop.MS_STRICTATIME,
+                _ => 0,
+            };
+        return flags;
+    }
+
     private static void Mount(string? source, string target, string? fsType, ulong flags, string? data, string what)
     {
         if (Interop.Mount(source, target, fsType, flags, data) < 0)

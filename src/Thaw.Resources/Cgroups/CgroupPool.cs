@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Thaw.Linux;
 using Thaw.Linux.Cgroups;
 using Thaw.Resources.Pooling;
 
@@ -31,12 +32,36 @@ public sealed partial class CgroupPool : IDisposable
         _factory = new CgroupFactory(Layout, naming, options);
         _factory.CreateParents();
         Log.Started(logger, naming.Name, Layout);
+        if (options.FavorDynamicModifications)
+            FavorDynamicModifications();
         if (Layout.Freezer is null)
             Log.NoFreezer(logger, naming.Name);
         Pool = new ResourcePool<SandboxCgroup>("cgroup", _factory, options.Size, logger);
     }
 
     public CgroupLayout Layout { get; }
+
+    /// <summary>Joins after idle without an RCU grace period: see <see cref="CgroupDynmods"/>.</summary>
+    private void FavorDynamicModifications()
+    {
+        try
+        {
+            switch (CgroupDynmods.Enable())
+            {
+                case CgroupDynmods.Outcome.TurnedOn:
+                    Log.DynmodsOn(_logger, _naming.Name);
+                    break;
+                case CgroupDynmods.Outcome.NoCgroup2Mount:
+                    Log.DynmodsUnavailable(_logger, _naming.Name, "no cgroup2 mount on this host");
+                    break;
+            }
+        }
+        catch (LinuxException e)
+        {
+            // A read-only /sys/fs/cgroup (a container) or a kernel before 6.0: slower joins, nothing worse.
+            Log.DynmodsUnavailable(_logger, _naming.Name, e.Message);
+        }
+    }
 
     /// <summary>Whether claimed cgroups can be frozen (the handler cache pauses idle sandboxes this way).</summary>
     public bool CanFreeze => Layout.Freezer is not null;

@@ -21,6 +21,12 @@ public sealed class CgroupPoolOptions
     /// <summary>How long killing a cgroup's processes, freezing or removing it may take before the cgroup is given up.</summary>
     public TimeSpan KillTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Turn cgroup2's favordynmods on at start (a host setting, left on): without it every join after
+    /// idle waits for an RCU grace period, 5–15 ms here. See <see cref="Thaw.Linux.Cgroups.CgroupDynmods"/>.
+    /// </summary>
+    public bool FavorDynamicModifications { get; set; } = true;
+
     public CgroupLimits DefaultLimits => new(MemoryLimitBytes, CpuQuota, PidsMax);
 
     /// <summary>Throws one <see cref="ArgumentException"/> naming every bad option.</summary>

@@ -45,8 +45,9 @@ internal static class HttpBench
             });
 
             var noop = new Uri(thawd.Url, "v1/functions/noop/invoke");
-            // Warm every sandbox the largest client count will use, and JIT the invoke path.
-            await Wrk.RunAsync(noop, FloorBench.Body, options.Clients.Max(), TimeSpan.FromSeconds(2), token);
+            // Warm every sandbox the largest client count will use, and thawd's code past the JIT.
+            await console.Status().StartAsync("warming up thawd (until .NET's background JIT is idle)...", _ =>
+                JitWarmUp.UntilIdleAsync(() => Wrk.RunAsync(noop, FloorBench.Body, options.Clients.Max(), TimeSpan.FromSeconds(1), token), minRounds: 2));
             foreach (int n in options.Clients)
             {
                 var run = await console.Status().StartAsync($"warm-noop: {n} clients for {options.Duration.TotalSeconds:0} s",

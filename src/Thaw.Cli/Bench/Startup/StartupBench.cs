@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 using Thaw.Resources;
@@ -112,50 +111,16 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
         _results.AddRange(rows.OrderBy(r => systems.Select(s => s.Name).ToList().IndexOf(r.System)).ThenBy(r => r.Concurrency));
     }
 
-    /// <summary>
-    /// Thaw's systems run in this process, whose code starts as .NET's quick tier-0 JIT and is
-    /// recompiled in the background once called often: a fresh process's first seconds of
-    /// sandboxes would time the JIT (perf: a third of a core on the tiering thread throughout a
-    /// short run), not the start path a long-running thawd has. Runs bursts until that thread has
-    /// been idle for two rounds in a row (at least 8 rounds, at most 20 s).
-    /// </summary>
-    private static void WarmUp(IReadOnlyList<IStartupSystem> systems)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        long jit = JitTicks();
-        int idle = 0;
-        for (int round = 0; (round < 8 || idle < 2) && DateTime.UtcNow < deadline; round++)
+    /// <summary>Thaw's systems run in this process: warmed up past .NET's JIT first (<see cref="JitWarmUp"/>).</summary>
+    private static void WarmUp(IReadOnlyList<IStartupSystem> systems) =>
+        JitWarmUp.UntilIdle(() =>
         {
             foreach (var system in systems)
             {
                 system.Settle();
                 Burst.Run(10, i => system.RunOnce(i));
             }
-            Thread.Sleep(100); // past the runtime's call-counting delay, so queued recompiles run now
-            long now = JitTicks();
-            idle = now == jit ? idle + 1 : 0;
-            jit = now;
-        }
-    }
-
-    /// <summary>CPU ticks (user + system) of this process's background JIT thread(s) so far.</summary>
-    private static long JitTicks()
-    {
-        long ticks = 0;
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            try
-            {
-                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET Tiered", StringComparison.Ordinal))
-                    continue;
-                string stat = File.ReadAllText(Path.Combine(task, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            }
-            catch (IOException) { } // the thread exited meanwhile
-        }
-        return ticks;
-    }
+        }, minRounds: 8);
 
     private static StartupResult MeasureBursts(IStartupSystem system, int concurrency, int samples) =>
         MeasureBursts([system], concurrency, samples)[0];

@@ -26,10 +26,16 @@ internal sealed class ThawSystem(string name, ResourceHost host, SandboxOptions 
         return Stopwatch.GetElapsedTime(start, exit.ExitedAt).TotalMilliseconds;
     }
 
+    /// <summary>
+    /// Pools full, then the same 50 ms of idle runc and Docker get between bursts: the kernel's
+    /// deferred teardown of the last burst (RCU callbacks, namespace frees on workqueues) is done, as
+    /// before a production cold start after idle, and does not land in the next burst.
+    /// </summary>
     public void Settle()
     {
         foreach (var pool in host.Pools())
             pool.WaitUntilFull(TimeSpan.FromSeconds(30));
+        Thread.Sleep(50);
     }
 
     public void Dispose() => _spawner.DisposeAsync().AsTask().GetAwaiter().GetResult();
