@@ -36,6 +36,43 @@ public sealed class PythonRuntime : IAsyncDisposable
     public InstallCache? InstallCache { get; }
 
     /// <summary>
+    /// Compiles a function's Python sources to .pyc (<c>__pycache__</c> beside each), once, at
+    /// deploy. Its code dir is read-only in every sandbox, so otherwise each cold start compiles the
+    /// handler module again (0.1 ms for hello, tens of ms for a large module). Runs in a sandbox, as
+    /// package installs do (the code is the user's; compiling never runs it, but nothing of it is
+    /// parsed as root either), with the code at /handler so tracebacks name /handler paths. Returns
+    /// false if some file did not compile (a syntax error: the deploy's validation start reports it).
+    /// </summary>
+    public async Task<bool> CompileAsync(string codeDir)
+    {
+        // Symlinks skipped, not followed (one may point at a dir of the code, even at its parent).
+        var walk = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        var dirs = Directory.EnumerateDirectories(codeDir, "*", walk).Append(codeDir).ToList();
+        try
+        {
+            // The sandbox's uid may add __pycache__ dirs to the code's dirs while it runs, nothing more.
+            foreach (var dir in dirs)
+                Thaw.Linux.Files.Owner.Set(dir, 65534, 65534);
+            var sandbox = await _spawner.RunAsync(new SandboxSpec
+            {
+                Argv = ["/usr/bin/python3", "-I", "-S", "-m", "compileall", "-q", "/handler"],
+                CodeDir = codeDir,
+                CodeWritable = true,
+                Limits = new CgroupLimits(256L << 20, 1.0, 16),
+                Timeout = TimeSpan.FromSeconds(60),
+                Hostname = "thaw-compile",
+            }).ConfigureAwait(false);
+            return (await sandbox.Exited.ConfigureAwait(false)).ExitCode == 0;
+        }
+        finally
+        {
+            // Back to root, with what it wrote: no sandbox may change a function's code.
+            foreach (var entry in Directory.EnumerateFileSystemEntries(codeDir, "*", walk).Append(codeDir))
+                Thaw.Linux.Files.Owner.Set(entry, 0, 0);
+        }
+    }
+
+    /// <summary>
     /// Resolves and installs <paramref name="function"/>'s packages (what a deploy does first); the
     /// sys.path entries its sandboxes get. Bad requirements are a <see cref="FunctionStartException"/>
     /// in phase "packages", naming the package.

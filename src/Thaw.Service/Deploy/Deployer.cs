@@ -46,6 +46,7 @@ public sealed class Deployer(Thawd thawd)
                 throw new DeployException(400, "bad_packages", e.Message, inner: e);
             }
             double packagesMs = Stopwatch.GetElapsedTime(packagesStarted).TotalMilliseconds;
+            await thawd.Python.CompileAsync(staging).ConfigureAwait(false);
 
             var previous = thawd.Registry.Get(name);
             version = thawd.Registry.NextVersion(name);

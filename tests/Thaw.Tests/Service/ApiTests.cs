@@ -118,7 +118,14 @@ public sealed class ApiTests : IAsyncLifetime
             Assert.Equal("handler_error", body.RootElement.GetProperty("code").GetString());
             Assert.Equal("ValueError", body.RootElement.GetProperty("type").GetString());
             Assert.Contains("raise ValueError", body.RootElement.GetProperty("traceback").GetString(), StringComparison.Ordinal);
+            // Compiled at deploy, in the sandbox's view: the traceback names /handler, not a host path.
+            Assert.Contains("File \"/handler/f.py\"", body.RootElement.GetProperty("traceback").GetString(), StringComparison.Ordinal);
         }
+        string code = _thawd.Thawd.Registry.Get("fails")!.CodeDir;
+        string pyc = Assert.Single(Directory.GetFiles(Path.Combine(code, "__pycache__")));
+        Assert.StartsWith("f.cpython-", Path.GetFileName(pyc), StringComparison.Ordinal);
+        Assert.Equal((0, 0), Thaw.Linux.Files.Owner.Get(pyc));
+        Assert.Equal((0, 0), Thaw.Linux.Files.Owner.Get(code));
         string logs = await Wait.UntilAsync(async () => await _thawd.Http.GetStringAsync("v1/functions/fails/logs"), l => l.Contains("about to fail x", StringComparison.Ordinal));
         Assert.Contains("stdout: about to fail x", logs, StringComparison.Ordinal);
         Assert.Contains("handler raised ValueError: bad input", logs, StringComparison.Ordinal);
