@@ -121,7 +121,7 @@ internal static class DemoService
                 F(warm.Order().ElementAt(warm.Count / 2)));
         }
         console.Write(table);
-        console.MarkupLine("claim: netns, cgroup, root from their pools · fork: zygote fork + sandbox entry + runtime ready · init: handler import · call: event → result (image-resize's own work is ~20 ms of it).");
+        console.MarkupLine("claim: netns, cgroup, root from their pools · fork: zygote fork + sandbox entry + runtime ready · init: handler import · call: event → result (for image-resize, mostly its own resizing).");
     }
 
     /// <summary>
