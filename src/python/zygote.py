@@ -480,6 +480,8 @@ class Zygote:
             # Close-on-exec from the start: no sandbox may inherit another's descriptors.
             data, fds, flags, _ = socket.recv_fds(self.conn, MAX_MESSAGE, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
         except ConnectionResetError:
+            # thawd died with data of ours unread: its crash, as a plain close without goodbye is
+            self.thawd_gone = not self.goodbye
             return False
         if not data and not fds:
             # thawd closed the connection: it said goodbye, or it crashed (the kernel closed it)

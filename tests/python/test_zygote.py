@@ -29,11 +29,11 @@ def build_native(directory):
 
 
 class ZygoteClient:
-    def __init__(self, native=None, via="fork", parked=0):
+    def __init__(self, native=None, via="fork", parked=0, cgroup_procs=()):
         self.dir = tempfile.mkdtemp(prefix="thaw-test-zygote-")
         self.socket_path = os.path.join(self.dir, "zygote.sock")
         self.via = via
-        config = {"socket": self.socket_path, "native": native, "parked": parked}
+        config = {"socket": self.socket_path, "native": native, "parked": parked, "cgroup_procs": list(cgroup_procs)}
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
@@ -253,6 +253,65 @@ class ZygoteTests(unittest.TestCase):
         # Some tests close the zygote themselves.
         if self.z is not None:
             self.z.close()
+
+
+class CrashNetTests(unittest.TestCase):
+    """thawd gone without goodbye: the zygote kills every process in the instance's other sandbox
+    cgroups (thawd's own children among them); after goodbye it leaves them alone."""
+
+    def setUp(self):
+        hierarchy = "/sys/fs/cgroup/pids" if os.path.isdir("/sys/fs/cgroup/pids") else "/sys/fs/cgroup"
+        self.instance = os.path.join(hierarchy, f"thaw-test-net-{os.getpid()}")
+        self.own, self.other = os.path.join(self.instance, "sb-0"), os.path.join(self.instance, "sb-1")
+        for d in (self.instance, self.own, self.other):
+            os.mkdir(d)
+        self.addCleanup(self.remove_cgroups)
+        self.z = ZygoteClient(cgroup_procs=[os.path.join(self.own, "cgroup.procs")])
+        self.z.send({"op": "hello", "version": 3})
+        # A process of another sandbox: one of thawd's own children, as far as the zygote knows.
+        self.victim = subprocess.Popen(["sleep", "60"])
+        self.addCleanup(self.victim.wait)
+        self.addCleanup(self.victim.kill)
+        with open(os.path.join(self.other, "cgroup.procs"), "w") as f:
+            f.write(str(self.victim.pid))
+
+    def remove_cgroups(self):
+        for d in (self.other, self.own, self.instance):
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:  # busy until its last process is reaped
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
+
+    def zygote_stops(self):
+        self.z.proc.wait(timeout=10)
+        self.z.proc.stdout.close()
+        os.rmdir(self.z.dir)
+
+    def test_a_close_without_goodbye_kills_the_instances_sandboxes(self):
+        self.assertEqual("hello", self.z.receive()["op"])
+        self.z.conn.close()
+        self.zygote_stops()
+        self.assertEqual(-signal.SIGKILL, self.victim.wait(timeout=10))
+
+    def test_a_reset_connection_kills_them_too(self):
+        # The hello reply left unread: closing then resets the zygote's end (ECONNRESET, not EOF).
+        time.sleep(0.2)
+        self.z.conn.close()
+        self.zygote_stops()
+        self.assertEqual(-signal.SIGKILL, self.victim.wait(timeout=10))
+
+    def test_after_goodbye_the_instances_other_sandboxes_live_on(self):
+        self.assertEqual("hello", self.z.receive()["op"])
+        self.z.send({"op": "goodbye"})
+        self.z.conn.close()
+        self.zygote_stops()
+        time.sleep(0.1)
+        self.assertIsNone(self.victim.poll())
 
 
 class PythonEntryTests(ZygoteTests):
