@@ -2,13 +2,18 @@ using Thaw.Sandboxes;
 
 namespace Thaw.Tests.Sandboxes;
 
-/// <summary>What a sandbox can see and do: only itself, its own network, its own root, no privileges.</summary>
+/// <summary>
+/// What a sandbox can see and do: only itself, its own network, its own root, no privileges. Each
+/// for both exec paths: cloned by thawd (started at once), and by the zygote (created, then started).
+/// </summary>
 public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<SandboxFixture>
 {
-    [Fact]
-    public async Task Sees_only_its_own_processes_and_is_pid_1()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Sees_only_its_own_processes_and_is_pid_1(bool viaZygote)
     {
-        string output = await fixture.ShellAsync("echo $$; ls /proc | grep -c '^[0-9]'; ps -e 2>/dev/null | wc -l");
+        string output = await fixture.ShellAsync(viaZygote: viaZygote, script: "echo $$; ls /proc | grep -c '^[0-9]'; ps -e 2>/dev/null | wc -l");
         var lines = output.Split('\n');
         Assert.Equal("1", lines[0]);
         // The shell, ls and grep: never the host's dozens of processes.
@@ -16,12 +21,14 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
         Assert.True(Directory.GetDirectories("/proc").Count(d => int.TryParse(Path.GetFileName(d), out _)) > 10, "the host has more processes than the sandbox sees");
     }
 
-    [Fact]
-    public async Task Its_mount_namespace_holds_its_root_and_proc_only()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Its_mount_namespace_holds_its_root_and_proc_only(bool viaZygote)
     {
         // Attached as a detached tree into a copy of the zygote's namespace: none of thawd's mounts
         // (every pooled root and namespace pin) are copied into it.
-        string output = await fixture.ShellAsync("cut -d' ' -f5 /proc/self/mountinfo");
+        string output = await fixture.ShellAsync(viaZygote: viaZygote, script: "cut -d' ' -f5 /proc/self/mountinfo");
         var mounts = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains("/", mounts);
         Assert.Contains("/proc", mounts);
@@ -30,10 +37,12 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
         Assert.True(File.ReadAllLines("/proc/self/mountinfo").Length > mounts.Length + 10, "thawd's namespace has the pools' mounts");
     }
 
-    [Fact]
-    public async Task Sees_no_host_network()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Sees_no_host_network(bool viaZygote)
     {
-        string output = await fixture.ShellAsync("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '");
+        string output = await fixture.ShellAsync(viaZygote: viaZygote, script: "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '");
         Assert.Equal(["lo"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         // The host's interfaces are there, just not in the sandbox.
         Assert.True(File.ReadAllLines("/proc/net/dev").Length > 3);
@@ -48,14 +57,16 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
         Assert.Contains("eth0\t00000000", stdout, StringComparison.Ordinal); // the default route
     }
 
-    [Fact]
-    public async Task Sees_no_host_files_outside_its_root_and_cannot_write_the_base()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Sees_no_host_files_outside_its_root_and_cannot_write_the_base(bool viaZygote)
     {
         string marker = Path.Combine("/tmp", "thaw-test-marker-" + Guid.NewGuid().ToString("N"));
         await File.WriteAllTextAsync(marker, "host secret");
         try
         {
-            string output = await fixture.ShellAsync(
+            string output = await fixture.ShellAsync(viaZygote: viaZygote, script: 
                 $"test -e {marker} && echo seen-marker; test -e /root && echo seen-root; test -e /var && echo seen-var; test -e {fixture.Naming.StateDir} && echo seen-state;"
                 + " touch /usr/thaw-test 2>/dev/null && echo wrote-usr; touch /thaw-test 2>/dev/null && echo wrote-root; touch /tmp/ok && echo wrote-tmp; ls /");
             Assert.DoesNotContain("seen-", output, StringComparison.Ordinal);
@@ -70,10 +81,12 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
         }
     }
 
-    [Fact]
-    public async Task Runs_as_nobody_without_capabilities_or_new_privileges()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Runs_as_nobody_without_capabilities_or_new_privileges(bool viaZygote)
     {
-        string output = await fixture.ShellAsync("id -u; id -g; id -G; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status");
+        string output = await fixture.ShellAsync(viaZygote: viaZygote, script: "id -u; id -g; id -G; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status");
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(["65534", "65534", "65534"], lines[..3]);
         foreach (var cap in new[] { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" })
@@ -81,12 +94,14 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
         Assert.Contains("NoNewPrivs:\t1", lines);
     }
 
-    [Fact]
-    public async Task Starts_with_default_signal_dispositions_not_the_zygotes()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Starts_with_default_signal_dispositions_not_the_zygotes(bool viaZygote)
     {
         // Python ignores SIGPIPE and SIGXFSZ and catches SIGINT and SIGCHLD: none of it may reach the
         // program (grep exec'd by the shell sees what the sandbox's pid 1 was given).
-        string output = await fixture.ShellAsync("exec grep -E '^(SigIgn|SigBlk)' /proc/self/status");
+        string output = await fixture.ShellAsync(viaZygote: viaZygote, script: "exec grep -E '^(SigIgn|SigBlk)' /proc/self/status");
         Assert.Contains("SigIgn:\t0000000000000000", output);
         Assert.Contains("SigBlk:\t0000000000000000", output);
     }

@@ -43,17 +43,30 @@ public sealed class SandboxFixture : IAsyncLifetime
     public async Task<(SandboxExit Exit, string Stdout, string Stderr)> RunAsync(params string[] argv) =>
         await RunAsync(new SandboxSpec { Argv = argv });
 
-    public async Task<(SandboxExit Exit, string Stdout, string Stderr)> RunAsync(SandboxSpec spec)
+    /// <summary>
+    /// Runs <paramref name="spec"/> to its end. Started at once, thawd clones it itself; with
+    /// <paramref name="viaZygote"/>, it is created first and started after, which the zygote's clone makes.
+    /// </summary>
+    public async Task<(SandboxExit Exit, string Stdout, string Stderr)> RunAsync(SandboxSpec spec, bool viaZygote = false)
     {
-        var sandbox = await Spawner.RunAsync(spec);
+        Sandbox sandbox;
+        if (viaZygote)
+        {
+            sandbox = await Spawner.CreateAsync(spec);
+            sandbox.Start();
+        }
+        else
+        {
+            sandbox = await Spawner.RunAsync(spec);
+        }
         var exit = await sandbox.Exited.WaitAsync(TimeSpan.FromSeconds(60));
         return (exit, sandbox.Stdout.ToString(), sandbox.Stderr.ToString());
     }
 
     /// <summary>A shell script's output; fails the test with its stderr if it did not exit 0.</summary>
-    public async Task<string> ShellAsync(string script)
+    public async Task<string> ShellAsync(string script, bool viaZygote = false)
     {
-        var (exit, stdout, stderr) = await RunAsync("/bin/sh", "-c", script);
+        var (exit, stdout, stderr) = await RunAsync(new SandboxSpec { Argv = ["/bin/sh", "-c", script] }, viaZygote);
         Assert.True(exit.ExitCode == 0, $"exit: {exit}; stderr: {stderr}");
         return stdout;
     }
