@@ -127,6 +127,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         // other ends (output, start). "owned" ones were opened for this sandbox and close after sending.
         var sent = new List<(string Name, SafeFd Fd, bool Owned)>();
         Socket? channel = null;
+        Socket? stdin = null;
         SafeFd? startWrite = null;
         Sandbox sandbox;
         try
@@ -136,7 +137,14 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             // the dir to chroot into.
             sent.Add(_options.MountNamespace ? ("tree", Mounts.CloneTree(root.Path), true) : ("root", FileDescriptors.OpenDirectory(root.Path), true));
             sent.Add(("netns", netns.Fd, false));
-            sent.Add(("stdin", _devNull, false));
+            if (spec.Stdin is null)
+                sent.Add(("stdin", _devNull, false));
+            else
+            {
+                var (stdinHere, stdinThere) = FdPassing.SocketPair(SocketType.Stream);
+                sent.Add(("stdin", stdinThere, true));
+                stdin = ToSocket(stdinHere);
+            }
             var (stdoutHere, stdoutThere) = FdPassing.SocketPair(SocketType.Stream);
             sent.Add(("stdout", stdoutThere, true));
             var (stderrHere, stderrThere) = FdPassing.SocketPair(SocketType.Stream);
@@ -165,6 +173,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         {
             CloseOwned(sent);
             startWrite?.Dispose();
+            stdin?.Dispose();
             channel?.Dispose();
             _host.Roots.Release(root);
             _host.Cgroups.Release(cgroup); // a parked child's: it is killed with it
@@ -226,6 +235,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             // every claimed resource goes back before the caller hears about it.
             await sandbox.Abandon(e.Message).ConfigureAwait(false);
             sandbox.Channel?.Dispose();
+            stdin?.Dispose();
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
         }
         finally
@@ -234,7 +244,24 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             CloseOwned(sent);
         }
         sandbox.MarkCreated();
+        if (stdin is not null)
+            _ = FeedAsync(stdin, spec.Stdin!.Value);
         return sandbox;
+    }
+
+    /// <summary>Writes a sandbox's stdin, then closes it (end of file); a program that stops reading early is no error.</summary>
+    private static async Task FeedAsync(Socket stdin, ReadOnlyMemory<byte> bytes)
+    {
+        using (stdin)
+        {
+            try
+            {
+                while (!bytes.IsEmpty)
+                    bytes = bytes[await stdin.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false)..];
+                stdin.Shutdown(SocketShutdown.Send);
+            }
+            catch (SocketException) { } // it exited (or closed stdin) without reading everything
+        }
     }
 
     /// <summary>The same request as the zygote's, as libthawspawn's arguments: thawd clones the sandbox and is its parent.</summary>
@@ -248,7 +275,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             MountNamespace = zygote.MountNamespace,
             Tree = Sent("tree"),
             Netns = sandbox.Netns.Fd,
-            Stdin = _devNull,
+            Stdin = Sent("stdin"),
             Stdout = Sent("stdout"),
             Stderr = Sent("stderr"),
             Cgroups = sandbox.Cgroup.ProcsFds,

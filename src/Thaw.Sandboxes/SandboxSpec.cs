@@ -50,6 +50,13 @@ public sealed record SandboxSpec
 
     public string Hostname { get; init; } = "thaw";
 
+    /// <summary>
+    /// What the program reads on stdin (an exec function's event), then end of file; null gives it
+    /// /dev/null. Written by thawd once the sandbox exists; a program that exits without reading it
+    /// all is fine.
+    /// </summary>
+    public ReadOnlyMemory<byte>? Stdin { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> for a spec that cannot run, before anything is claimed.</summary>
     public void Validate()
     {
@@ -69,6 +76,8 @@ public sealed record SandboxSpec
             throw new ArgumentException($"timeout must be positive (was {t})");
         if (WorkingDirectory is { } cwd && !cwd.StartsWith('/'))
             throw new ArgumentException($"working directory '{cwd}' must be an absolute path inside the sandbox");
+        if (Stdin is not null && Runtime is not null)
+            throw new ArgumentException("the handler runtime reads its calls from its invoke socket, not stdin");
         if (Hostname.Length is 0 or > 64)
             throw new ArgumentException($"hostname '{Hostname}' must be 1 to 64 characters");
     }

@@ -21,6 +21,9 @@ public sealed class ThawdOptions
 
     public SandboxOptions Sandboxes { get; set; } = new() { LogLimitBytes = 64 << 10 };
 
+    /// <summary>Exec functions' sandboxes: CPU, pids, the largest result, the base environment.</summary>
+    public Thaw.Runtimes.Exec.ExecRuntimeOptions Exec { get; set; } = new();
+
     public PythonRuntimeOptions Python { get; set; } = new();
 
     public HandlerCacheOptions HandlerCache { get; set; } = new();

@@ -49,8 +49,8 @@ internal static class DeployCommand
             ? $"[green]created[/] {Markup.Escape(name)} version {version}"
             : $"[green]updated[/] {Markup.Escape(name)} to version {version}");
         void Line(string label, string value) => console.WriteLine($"  {label,-9} {value}");
-        if (reply["handler"] is not null)
-            Line("handler", $"{Text(reply["runtime"])} {Text(reply["handler"])} · {Count(reply["memory_mb"])} MiB · timeout {Number(reply["timeout_s"]).ToString(CultureInfo.InvariantCulture)} s · concurrency {Count(reply["concurrency"])}");
+        if (Runs(reply) is { } runs)
+            Line("runs", $"{runs} · {Count(reply["memory_mb"])} MiB · timeout {Number(reply["timeout_s"]).ToString(CultureInfo.InvariantCulture)} s · concurrency {Count(reply["concurrency"])}");
         Line("packages", List(reply["packages"]));
         if (Items(reply["installed"]).Any())
             Line("installed", List(reply["installed"]));

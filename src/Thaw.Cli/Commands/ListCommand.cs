@@ -21,7 +21,7 @@ internal static class ListCommand
             console.WriteLine("no functions deployed (deploy one with `thaw deploy DIR`)");
             return 0;
         }
-        var table = Table("functions", "name", "version", "handler", "memory", "concurrency", "zygote", "sandboxes busy/idle/frozen", "calls cold/warm");
+        var table = Table("functions", "name", "version", "runs", "memory", "concurrency", "zygote", "sandboxes busy/idle/frozen", "calls cold/warm");
         foreach (var f in functions)
         {
             var sandboxes = f["sandboxes"];
@@ -29,7 +29,7 @@ internal static class ListCommand
             Row(table,
                 Text(f["name"]),
                 Count(f["version"]),
-                f["handler"] is null ? "(not loaded: " + Text(f["error"]) + ")" : $"{Text(f["runtime"])} {Text(f["handler"])}",
+                Runs(f) ?? "(not loaded: " + Text(f["error"]) + ")",
                 f["memory_mb"] is null ? "-" : $"{Count(f["memory_mb"])} MiB",
                 Count(f["concurrency"]),
                 Text(f["zygote"]),

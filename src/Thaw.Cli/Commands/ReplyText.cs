@@ -52,6 +52,12 @@ internal static class ReplyText
 
     public static string Percent(JsonNode? rate) => rate is null ? "-" : (Number(rate) * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";
 
+    /// <summary>What a described function runs: "python f.f", "exec ./run.sh arg"; null when its code did not load.</summary>
+    public static string? Runs(JsonNode? function) =>
+        function?["handler"] is { } handler ? $"{Text(function["runtime"])} {Text(handler)}"
+        : function?["command"] is { } command ? "exec " + string.Join(' ', Items(command).Select(Text))
+        : null;
+
     public static string List(JsonNode? node) => Items(node).Select(Text).ToList() is { Count: > 0 } items ? string.Join(", ", items) : "none";
 
     /// <summary>A table row of plain text: names and messages from thawd are never read as Spectre markup.</summary>

@@ -35,18 +35,21 @@ public sealed class Deployer(Thawd thawd)
             double extractMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var manifest = ReadManifest(name, staging);
 
+            bool python = manifest.Runtime == "python";
             long packagesStarted = Stopwatch.GetTimestamp();
-            IReadOnlyList<string> paths;
+            IReadOnlyList<string> paths = [];
             try
             {
-                paths = await thawd.Python.PreparePackagesAsync(manifest).ConfigureAwait(false);
+                if (python)
+                    paths = await thawd.Python.PreparePackagesAsync(manifest).ConfigureAwait(false);
             }
             catch (FunctionStartException e)
             {
                 throw new DeployException(400, "bad_packages", e.Message, inner: e);
             }
             double packagesMs = Stopwatch.GetElapsedTime(packagesStarted).TotalMilliseconds;
-            await thawd.Python.CompileAsync(staging).ConfigureAwait(false);
+            if (python)
+                await thawd.Python.CompileAsync(staging).ConfigureAwait(false);
 
             var previous = thawd.Registry.Get(name);
             version = thawd.Registry.NextVersion(name);
@@ -54,7 +57,8 @@ public sealed class Deployer(Thawd thawd)
             var deployment = new Deployment(name, version, committed, manifest, DateTimeOffset.UtcNow);
 
             long validateStarted = Stopwatch.GetTimestamp();
-            var (zygote, seen) = thawd.Options.ValidateOnDeploy ? await ValidateAsync(deployment).ConfigureAwait(false) : ("root", []);
+            // An exec function is not run at deploy (a call may have effects); its command was checked to exist.
+            var (zygote, seen) = !python ? ("none", []) : thawd.Options.ValidateOnDeploy ? await ValidateAsync(deployment).ConfigureAwait(false) : ("root", []);
             var modules = thawd.Python.ImportCache?.ModulesOf(name) ?? [];
             double validateMs = Stopwatch.GetElapsedTime(validateStarted).TotalMilliseconds;
 
@@ -99,7 +103,7 @@ public sealed class Deployer(Thawd thawd)
         return Convert.ToHexStringLower(sha.Hash!);
     }
 
-    private static FunctionManifest ReadManifest(string name, string dir)
+    private FunctionManifest ReadManifest(string name, string dir)
     {
         if (!File.Exists(Path.Combine(dir, FunctionManifest.FileName)))
             throw new DeployException(400, "bad_manifest", $"the archive has no {FunctionManifest.FileName} at its top (or in its single top-level directory)");
@@ -114,9 +118,43 @@ public sealed class Deployer(Thawd thawd)
         }
         if (manifest.Name != name)
             throw new DeployException(400, "bad_manifest", $"{FunctionManifest.FileName} names the function '{manifest.Name}', but it is deployed as '{name}'");
-        if (manifest.Runtime != "python")
-            throw new DeployException(400, "unsupported_runtime", $"runtime '{manifest.Runtime}': thawd serves Python functions; run programs with `thaw run`");
+        if (manifest.Runtime == "exec")
+            CheckCommand(manifest, dir);
         return manifest;
+    }
+
+    /// <summary>
+    /// An exec function's program must exist where its sandbox will look: a path inside /handler
+    /// (or relative to it, the working directory) in the function's code, executable; another absolute
+    /// path, or a bare name on the sandbox's PATH, in the base image (the host's /usr, /etc, /bin).
+    /// </summary>
+    private void CheckCommand(FunctionManifest manifest, string dir)
+    {
+        if (manifest.Packages.Count > 0)
+            throw new DeployException(400, "bad_manifest", "packages are for the python runtime; an exec function brings its program in its code");
+        string program = manifest.Command[0];
+        string? found = program switch
+        {
+            _ when program.StartsWith("/handler/", StringComparison.Ordinal) => InCode(dir, program["/handler/".Length..]),
+            _ when program.StartsWith('/') => BaseImageDirs.Any(d => program.StartsWith(d, StringComparison.Ordinal)) && File.Exists(program) ? program : null,
+            _ when program.Contains('/') => InCode(dir, program),
+            _ => thawd.Options.Exec.BaseEnvironment.GetValueOrDefault("PATH", "/usr/bin:/bin").Split(':')
+                .Select(p => Path.Combine(p, program)).FirstOrDefault(File.Exists),
+        };
+        if (found is null)
+            throw new DeployException(400, "bad_manifest", $"command '{program}' is neither in the function's code (run from /handler) nor in the base image");
+        if (!File.GetUnixFileMode(found).HasFlag(UnixFileMode.OtherExecute))
+            throw new DeployException(400, "bad_manifest", $"command '{program}' is not executable by the sandbox's user (chmod o+x, or a+x, before packing)");
+    }
+
+    /// <summary>Where a sandbox's root has the host's files (read-only binds of /usr and /etc; /bin, /sbin and /lib lead into /usr).</summary>
+    private static readonly string[] BaseImageDirs = ["/usr/", "/etc/", "/bin/", "/sbin/", "/lib"];
+
+    /// <summary>A file of the function's code, if it is one (never a path that leaves the code dir).</summary>
+    private static string? InCode(string dir, string relative)
+    {
+        string full = Path.GetFullPath(Path.Combine(dir, relative));
+        return full.StartsWith(Path.GetFullPath(dir) + "/", StringComparison.Ordinal) && File.Exists(full) ? full : null;
     }
 
     /// <summary>One real start of the new code: a handler that does not load is refused here, with its traceback.</summary>

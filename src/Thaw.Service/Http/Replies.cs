@@ -72,7 +72,10 @@ internal static class Replies
         if (deployment is { Manifest: var m })
         {
             body["runtime"] = m.Runtime;
-            body["handler"] = m.Handler;
+            if (m.Runtime == "exec")
+                body["command"] = new JsonArray([.. m.Command.Select(c => (JsonNode)c!)]);
+            else
+                body["handler"] = m.Handler;
             body["memory_mb"] = m.MemoryBytes >> 20;
             body["timeout_s"] = m.Timeout.TotalSeconds;
             body["concurrency"] = m.Concurrency;

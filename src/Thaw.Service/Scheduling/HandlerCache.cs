@@ -145,8 +145,22 @@ public sealed partial class HandlerCache : IAsyncDisposable
     public async Task<SandboxLease> AcquireAsync(string name, CancellationToken token = default, ReadOnlyMemory<byte>? eventJson = null)
     {
         long requested = Stopwatch.GetTimestamp();
-        WarmSandbox? sandbox;
-        Deployment? startDeployment = null;
+        var (pool, sandbox, startDeployment) = await TakeOrWaitAsync(name, warm: true, token).ConfigureAwait(false);
+        double queueMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
+        if (sandbox is not null)
+            return await WarmLeaseAsync(sandbox, queueMs).ConfigureAwait(false);
+        return await ColdLeaseAsync(pool, startDeployment!, queueMs, forCall: true, eventJson).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// For one call of <paramref name="name"/>: an idle sandbox (with <paramref name="warm"/>), else a
+    /// slot to start one if the function is under its concurrency (counted against the memory budget
+    /// now), else whichever of the two its turn in the queue brings. Throws as <see cref="AcquireAsync"/> does.
+    /// </summary>
+    private async Task<(FunctionPool Pool, WarmSandbox? Sandbox, Deployment? Start)> TakeOrWaitAsync(string name, bool warm, CancellationToken token)
+    {
+        WarmSandbox? sandbox = null;
+        Deployment? start = null;
         LinkedListNode<TaskCompletionSource<Handoff>>? queued = null;
         FunctionPool pool;
         List<WarmSandbox> evicted = [];
@@ -155,11 +169,12 @@ public sealed partial class HandlerCache : IAsyncDisposable
             if (_disposed || !_pools.TryGetValue(name, out pool!))
                 throw new FunctionGoneException(name);
             pool.Frequency++;
-            sandbox = TakeIdleLocked(pool);
+            if (warm)
+                sandbox = TakeIdleLocked(pool);
             if (sandbox is null)
             {
                 if (pool.Instances < pool.Current.Manifest.Concurrency)
-                    startDeployment = GrantSlotLocked(pool, evicted);
+                    start = GrantSlotLocked(pool, evicted);
                 else if (pool.Waiters.Count >= _options.QueueLength)
                 {
                     _rejected++;
@@ -172,13 +187,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
         foreach (var victim in evicted)
             Stop(victim);
         if (queued is not null)
-        {
-            (sandbox, startDeployment) = await WaitInQueueAsync(pool, queued, token).ConfigureAwait(false);
-        }
-        double queueMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
-        if (sandbox is not null)
-            return await WarmLeaseAsync(sandbox, queueMs).ConfigureAwait(false);
-        return await ColdLeaseAsync(pool, startDeployment!, queueMs, forCall: true, eventJson).ConfigureAwait(false);
+            (sandbox, start) = await WaitInQueueAsync(pool, queued, token).ConfigureAwait(false);
+        return (pool, sandbox, start);
     }
 
     /// <summary>
@@ -208,19 +218,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             if (!current || pool.KeepAlive(_options) == TimeSpan.Zero)
             {
                 stop = RetireLocked(sandbox);
-                // Its slot may start a sandbox for a queued call.
-                while (pool.Waiters.First is { } first && pool.Instances < pool.Current.Manifest.Concurrency && !pool.Removed)
-                {
-                    pool.Waiters.RemoveFirst();
-                    try
-                    {
-                        first.Value.TrySetResult(new Handoff(null, GrantSlotLocked(pool, evicted)));
-                    }
-                    catch (Exception e) when (e is MemoryBudgetException)
-                    {
-                        first.Value.TrySetException(e);
-                    }
-                }
+                GrantWaitersLocked(pool, evicted); // its slot may start a sandbox for a queued call
             }
             else
                 pool.Idle.Add(sandbox);
@@ -337,18 +335,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             {
                 ReturnSlotLocked(pool, deployment);
                 // The slot was this call's; a queued call may use it (its start may work, or fail the same way).
-                if (pool.Waiters.First is { } first && !pool.Removed)
-                {
-                    pool.Waiters.RemoveFirst();
-                    try
-                    {
-                        first.Value.TrySetResult(new Handoff(null, GrantSlotLocked(pool, evicted)));
-                    }
-                    catch (MemoryBudgetException e)
-                    {
-                        first.Value.TrySetException(e);
-                    }
-                }
+                GrantWaitersLocked(pool, evicted);
             }
             foreach (var victim in evicted)
                 Stop(victim);
@@ -410,6 +397,23 @@ public sealed partial class HandlerCache : IAsyncDisposable
             Stop(RetireLocked(sandbox));
         }
         return null;
+    }
+
+    /// <summary>Queued calls get a slot to start a sandbox, as many as the function's concurrency has room for.</summary>
+    private void GrantWaitersLocked(FunctionPool pool, List<WarmSandbox> evicted)
+    {
+        while (pool.Waiters.First is { } first && pool.Instances < pool.Current.Manifest.Concurrency && !pool.Removed)
+        {
+            pool.Waiters.RemoveFirst();
+            try
+            {
+                first.Value.TrySetResult(new Handoff(null, GrantSlotLocked(pool, evicted)));
+            }
+            catch (MemoryBudgetException e)
+            {
+                first.Value.TrySetException(e);
+            }
+        }
     }
 
     private bool HandToWaiterLocked(FunctionPool pool, WarmSandbox sandbox)

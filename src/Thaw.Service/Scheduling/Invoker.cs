@@ -12,27 +12,20 @@ namespace Thaw.Service.Scheduling;
 /// sandbox returned for the next call. A call past its timeout kills its sandbox and starts a
 /// replacement; a sandbox that died (OOM, crash) is dropped; every outcome is counted and timed.
 /// </summary>
-public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string, FunctionLog> logs)
+public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics metrics, Func<string, FunctionLog> logs)
 {
     /// <summary>Makes one call; the caller calls <see cref="CallResult.Release"/> once its reply is sent (a sandbox not kept stops then).</summary>
     public async Task<CallResult> InvokeAsync(string function, ReadOnlyMemory<byte> eventJson, CancellationToken token)
     {
+        // An exec function runs a fresh sandbox per call: no warm sandbox to look for.
+        if (cache.Get(function)?.Current.Manifest.Runtime == "exec")
+            return await exec.InvokeAsync(function, eventJson, token).ConfigureAwait(false);
         long requested = Stopwatch.GetTimestamp();
         SandboxLease lease;
         try
         {
             // The event goes along: a sandbox started for this call gets it ahead of its ready frame.
-            lease = await cache.AcquireAsync(function, token, eventJson).ConfigureAwait(false);
-        }
-        catch (QueueFullException)
-        {
-            metrics.Rejected("queue_full");
-            throw;
-        }
-        catch (MemoryBudgetException)
-        {
-            metrics.Rejected("memory_budget");
-            throw;
+            lease = await CountingRefusalsAsync(metrics, cache.AcquireAsync(function, token, eventJson)).ConfigureAwait(false);
         }
         catch (FunctionStartException e)
         {
@@ -75,6 +68,25 @@ public sealed class Invoker(HandlerCache cache, ThawMetrics metrics, Func<string
         var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
         Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
         return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteNames.GetValue(sandbox.Python.ForkedFrom, z => ZygoteName(z.Modules)), phases).WithRelease(stopLater);
+    }
+
+    /// <summary>A sandbox or slot for a call; a refusal (queue full, memory budget) is counted before it becomes a 429 or 503.</summary>
+    internal static async Task<T> CountingRefusalsAsync<T>(ThawMetrics metrics, Task<T> acquire)
+    {
+        try
+        {
+            return await acquire.ConfigureAwait(false);
+        }
+        catch (QueueFullException)
+        {
+            metrics.Rejected("queue_full");
+            throw;
+        }
+        catch (MemoryBudgetException)
+        {
+            metrics.Rejected("memory_budget");
+            throw;
+        }
     }
 
     /// <summary>Each zygote's name, made once: its module list can be hundreds long, and every call's reply names it.</summary>

@@ -78,6 +78,20 @@ public sealed class LifecycleTests(SandboxFixture fixture) : IClassFixture<Sandb
         Assert.Equal(claims, fixture.Host.Stats().Sum(s => s.Claims));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Stdin_is_given_then_closed_and_a_program_that_ignores_it_is_fine(bool viaZygote)
+    {
+        // Over a socket buffer's worth, so the write waits for the program to read.
+        string big = new('x', 300_000);
+        var (exit, stdout, _) = await fixture.RunAsync(new SandboxSpec { Argv = ["/bin/sh", "-c", "wc -c"], Stdin = System.Text.Encoding.UTF8.GetBytes(big) }, viaZygote);
+        Assert.Equal(0, exit.ExitCode);
+        Assert.Equal("300000", stdout.Trim());
+        (exit, stdout, _) = await fixture.RunAsync(new SandboxSpec { Argv = ["/bin/echo", "ignored"], Stdin = System.Text.Encoding.UTF8.GetBytes(big) }, viaZygote);
+        Assert.Equal((0, "ignored\n"), (exit.ExitCode, stdout));
+    }
+
     [Fact]
     public async Task Crashed_zygote_loses_its_sandboxes_returns_their_resources_and_is_replaced()
     {

@@ -1,0 +1,22 @@
+namespace Thaw.Runtimes.Exec;
+
+/// <summary>What every exec function's sandbox gets besides its manifest's memory, timeout and environment.</summary>
+public sealed class ExecRuntimeOptions
+{
+    /// <summary>CPUs of bandwidth per sandbox.</summary>
+    public double CpuQuota { get; set; } = 1.0;
+
+    /// <summary>Tasks (processes and threads) per sandbox: a fork bomb stops here.</summary>
+    public int PidsMax { get; set; } = 64;
+
+    /// <summary>The largest result (stdout) a call may write; more is an error, not a cut-off reply.</summary>
+    public int MaxOutputBytes { get; set; } = 6 << 20;
+
+    /// <summary>The environment under the manifest's own variables.</summary>
+    public IReadOnlyDictionary<string, string> BaseEnvironment { get; set; } = new Dictionary<string, string>
+    {
+        ["PATH"] = "/usr/local/bin:/usr/bin:/bin",
+        ["HOME"] = "/tmp",
+        ["LANG"] = "C.UTF-8",
+    };
+}

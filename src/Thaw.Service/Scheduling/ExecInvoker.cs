@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using Thaw.Runtimes.Exec;
+using Thaw.Runtimes.Python;
+using Thaw.Sandboxes;
+using Thaw.Service.Functions;
+using Thaw.Service.Metrics;
+
+namespace Thaw.Service.Scheduling;
+
+/// <summary>
+/// One call of an exec function, top to bottom: a slot from the handler cache (the function's
+/// concurrency, its queue and the node's memory budget, as for a Python sandbox), a fresh sandbox
+/// running its command with the event on stdin (<see cref="ExecRuntime"/>), the slot back. Every
+/// call is cold; past its timeout the sandbox is killed (504); an OOM kill names the limit.
+/// </summary>
+public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMetrics metrics, Func<string, FunctionLog> logs)
+{
+    public async Task<CallResult> InvokeAsync(string function, ReadOnlyMemory<byte> eventJson, CancellationToken token)
+    {
+        long requested = Stopwatch.GetTimestamp();
+        var slot = await Invoker.CountingRefusalsAsync(metrics, cache.AcquireSlotAsync(function, token)).ConfigureAwait(false);
+        var deployment = slot.Deployment;
+        var log = logs(function);
+        try
+        {
+            ExecRun run;
+            try
+            {
+                run = await runtime.RunAsync(deployment.Manifest, deployment.CodeDir, eventJson, log.For(deployment.Version).Stderr).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SandboxException or ArgumentException)
+            {
+                metrics.Invocation(function, cold: true, "start_failed");
+                log.Note(deployment.Version, $"sandbox failed to start: {e.Message}");
+                throw new FunctionStartException("sandbox", e.Message, inner: e);
+            }
+            var (sandbox, exit) = (run.Sandbox, run.Exit);
+            if (exit.TimedOut)
+            {
+                metrics.Timeout(function);
+                metrics.Invocation(function, cold: true, "timeout");
+                log.Note(deployment.Version, $"call timed out after {deployment.Manifest.Timeout.TotalSeconds:0.###} s; sandbox {sandbox.Id} killed");
+                throw new CallTimeoutException(function, deployment.Manifest.Timeout);
+            }
+            if (exit.OomKilled)
+            {
+                metrics.Invocation(function, cold: true, "out_of_memory");
+                var gone = new SandboxGoneException(sandbox.Id, $"it ran out of memory (limit {deployment.Manifest.MemoryBytes >> 20} MiB) and was killed", outOfMemory: true);
+                log.Note(deployment.Version, gone.Message);
+                throw gone;
+            }
+            var invocation = run.Invocation;
+            if (invocation.Error is { } error)
+                log.Note(deployment.Version, $"{error.Type}: {error.Message}");
+            var t = sandbox.Timings;
+            double claim = SandboxTimings.Ms(t.Requested, t.Claimed), start = SandboxTimings.Ms(t.Requested, t.Started);
+            var phases = new CallPhases(slot.QueueMs, claim, Math.Max(0, start - claim), double.NaN, start, double.NaN,
+                SandboxTimings.Ms(t.Started, exit.ExitedAt), double.NaN, Stopwatch.GetElapsedTime(requested).TotalMilliseconds);
+            metrics.Invocation(function, cold: true, invocation.Succeeded ? "ok" : "handler_error");
+            metrics.Phase("queue", phases.Queue);
+            metrics.Phase("claim", phases.Claim);
+            metrics.Phase("fork", phases.Fork);
+            metrics.Phase("call", phases.Call);
+            metrics.Phase("total_cold", phases.Total);
+            return new CallResult(invocation, function, deployment.Version, sandbox.Id, Cold: true, Zygote: "none", phases);
+        }
+        finally
+        {
+            cache.ReleaseSlot(slot);
+        }
+    }
+}
