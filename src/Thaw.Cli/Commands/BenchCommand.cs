@@ -25,7 +25,7 @@ internal static class BenchCommand
         var samples = new Option<int>("--cold-samples") { Description = "Cold calls measured per cold case (each after 300 ms idle; 100 makes the p99 mean something).", DefaultValueFactory = _ => 100 };
         var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"case\",\"clients\",\"p50_ms\",\"p99_ms\",\"rps\"}]} to this file." };
         var stateDir = new Option<string>("--state-dir") { Description = "Where the bench's thawd keeps its state.", DefaultValueFactory = _ => "/var/lib/thaw" };
-        var command = new Command("http", "thawd over loopback HTTP beside the floor (a bare Kestrel endpoint) in the same run: warm invocation overhead of a noop function (p50/p99, throughput) per client count under wrk; cold invocation of hello and of image-resize end to end (image-resize: platform latency, its handler's own time taken out).")
+        var command = new Command("http", "thawd over loopback HTTP beside the floor (a bare Kestrel endpoint) in the same run: warm invocation overhead of a noop function (p50/p99, throughput) per client count under wrk; cold invocation of hello, of image-resize (platform latency: its handler's own time taken out) and of an exec function (cat) end to end.")
         {
             duration, clients, samples, json, stateDir,
         };

@@ -18,7 +18,15 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
     public async Task<CallResult> InvokeAsync(string function, ReadOnlyMemory<byte> eventJson, CancellationToken token)
     {
         long requested = Stopwatch.GetTimestamp();
-        var slot = await Invoker.CountingRefusalsAsync(metrics, cache.AcquireSlotAsync(function, token)).ConfigureAwait(false);
+        FunctionSlot slot;
+        try
+        {
+            slot = await cache.AcquireSlotAsync(function, token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Invoker.CountedRefusal(metrics, e))
+        {
+            throw; // never: the filter only counts
+        }
         var deployment = slot.Deployment;
         var log = logs(function);
         try

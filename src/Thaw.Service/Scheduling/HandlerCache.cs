@@ -28,7 +28,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
     public delegate Task<PythonSandbox> Starter(Deployment deployment, ReadOnlyMemory<byte>? firstEvent);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, FunctionPool> _pools = new(StringComparer.Ordinal);
+    // Changed under the lock; read without it only by Get (each call looks its function up first).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, FunctionPool> _pools = new(StringComparer.Ordinal);
     private readonly HandlerCacheOptions _options;
     private readonly Starter _start;
     private readonly Func<long> _zygoteBytes;
@@ -59,11 +60,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
 
     public HandlerCacheOptions Options => _options;
 
-    public FunctionPool? Get(string name)
-    {
-        lock (_lock)
-            return _pools.GetValueOrDefault(name);
-    }
+    /// <summary>The function's pool, without the lock (its <see cref="FunctionPool.Current"/> is one reference, swapped by a deploy).</summary>
+    public FunctionPool? Get(string name) => _pools.GetValueOrDefault(name);
 
     /// <summary>
     /// Makes <paramref name="deployment"/> the function's current version: new calls get sandboxes
@@ -103,7 +101,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
         int had;
         lock (_lock)
         {
-            if (!_pools.Remove(name, out pool))
+            if (!_pools.TryRemove(name, out pool))
                 return 0;
             pool.Removed = true;
             had = pool.Instances;

@@ -25,7 +25,11 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         try
         {
             // The event goes along: a sandbox started for this call gets it ahead of its ready frame.
-            lease = await CountingRefusalsAsync(metrics, cache.AcquireAsync(function, token, eventJson)).ConfigureAwait(false);
+            lease = await cache.AcquireAsync(function, token, eventJson).ConfigureAwait(false);
+        }
+        catch (Exception e) when (CountedRefusal(metrics, e))
+        {
+            throw; // never: the filter only counts
         }
         catch (FunctionStartException e)
         {
@@ -70,23 +74,17 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteNames.GetValue(sandbox.Python.ForkedFrom, z => ZygoteName(z.Modules)), phases).WithRelease(stopLater);
     }
 
-    /// <summary>A sandbox or slot for a call; a refusal (queue full, memory budget) is counted before it becomes a 429 or 503.</summary>
-    internal static async Task<T> CountingRefusalsAsync<T>(ThawMetrics metrics, Task<T> acquire)
+    /// <summary>
+    /// An exception filter that counts a refused call (queue full, memory budget) before it becomes a
+    /// 429 or 503, and lets every exception through (false): no wrapper on the call's path.
+    /// </summary>
+    internal static bool CountedRefusal(ThawMetrics metrics, Exception e)
     {
-        try
-        {
-            return await acquire.ConfigureAwait(false);
-        }
-        catch (QueueFullException)
-        {
+        if (e is QueueFullException)
             metrics.Rejected("queue_full");
-            throw;
-        }
-        catch (MemoryBudgetException)
-        {
+        else if (e is MemoryBudgetException)
             metrics.Rejected("memory_budget");
-            throw;
-        }
+        return false;
     }
 
     /// <summary>Each zygote's name, made once: its module list can be hundreds long, and every call's reply names it.</summary>

@@ -36,12 +36,14 @@ internal static class HttpBench
         {
             using var client = new ThawClient(thawd.Url.ToString(), TimeSpan.FromSeconds(120));
             string examples = Path.Combine(AppContext.BaseDirectory, "examples");
-            await console.Status().StartAsync("deploying noop, hello and image-resize (keep_alive = 0 for the cold cases)...", async _ =>
+            await console.Status().StartAsync("deploying noop, hello, image-resize (keep_alive = 0 for the cold cases) and cat (an exec function)...", async _ =>
             {
                 await DeployAsync(client, Function(work, "noop", $"name = \"noop\"\nconcurrency = {Math.Max(16, options.Clients.Max())}\n",
                     ("f.py", "def f(event):\n    return {}\n")));
                 await DeployAsync(client, ColdCopy(Path.Combine(examples, "hello"), work));
                 await DeployAsync(client, ColdCopy(Path.Combine(examples, "image-resize"), work));
+                // An exec function: cat hands the event back; every call is a fresh sandbox anyway.
+                await DeployAsync(client, Function(work, "cat", "name = \"cat\"\nruntime = \"exec\"\ncommand = [\"cat\"]\n"));
             });
 
             var noop = new Uri(thawd.Url, "v1/functions/noop/invoke");
@@ -60,6 +62,7 @@ internal static class HttpBench
             {
                 ("hello", """{"name":"bench"}""", "cold-hello"),
                 ("image-resize", """{"width":1024,"height":768}""", "cold-image-resize-platform"),
+                ("cat", """{"name":"bench"}""", "cold-exec"),
             })
             {
                 var samples = await console.Status().StartAsync($"{caseName}: {options.ColdSamples} cold calls, one at a time after 300 ms idle",
