@@ -34,7 +34,7 @@ internal static class HttpReportWriter
         foreach (var c in cold)
             table.AddRow(c.Case, F(c.EndToEndMs), P(c, "claim"), P(c, "fork"), P(c, "init"), P(c, "call"), P(c, "handler"), P(c, "total"));
         console.Write(table);
-        console.MarkupLine("claim: netns, cgroup and root from their pools; fork: zygote fork, sandbox entry, runtime ready; init: the handler module's import; call: event to result over the invoke socket.");
+        console.MarkupLine("claim: netns, cgroup and root from their pools; fork: zygote fork, sandbox entry, runtime ready; init: the handler module's import; call: event to result over the invoke socket (cold-exec: fork is thawd's clone up to the exec, call the program's run to its exit).");
     }
 
     private static string P(HttpBench.ColdBreakdown c, string phase) => c.Phases.TryGetValue(phase, out double v) ? F(v) : "-";
