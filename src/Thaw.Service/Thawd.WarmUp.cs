@@ -6,11 +6,12 @@ namespace Thaw.Service;
 public sealed partial class Thawd
 {
     private const string WarmUpFunction = "thaw-warm-up";
+    private const string WarmUpExecFunction = "thaw-warm-up-exec";
 
     /// <summary>
-    /// Calls a function of thawd's own through its HTTP API before it says ready: the first request
+    /// Calls functions of thawd's own through its HTTP API before it says ready: the first request
     /// through Kestrel, routing, the handler cache's cold and warm paths, the Python runtime's start
-    /// and invoke, and the JSON writers pays their JIT (50–100 ms here), which should not land on the
+    /// and invoke, an exec function's run, and the JSON writers pays their JIT (50–100 ms here), which should not land on the
     /// first user's cold start. The function lives only in the handler cache (never in the registry)
     /// and is removed again, with its sandbox and code.
     /// </summary>
@@ -23,11 +24,17 @@ public sealed partial class Thawd
             File.WriteAllText(Path.Combine(dir, FunctionManifest.FileName), $"name = \"{WarmUpFunction}\"\nmemory = \"32M\"\n");
             File.WriteAllText(Path.Combine(dir, "f.py"), "def f(event):\n    return event\n");
             Cache.Deploy(new Deployment(WarmUpFunction, 1, dir, FunctionManifest.Load(dir), DateTimeOffset.UtcNow));
+            // And the exec path (slots, thawd's own clone, stdin, the result's parse).
+            string execDir = Path.Combine(dir, "exec");
+            Directory.CreateDirectory(execDir);
+            File.WriteAllText(Path.Combine(execDir, FunctionManifest.FileName), $"name = \"{WarmUpExecFunction}\"\nruntime = \"exec\"\ncommand = [\"cat\"]\nmemory = \"32M\"\n");
+            Cache.Deploy(new Deployment(WarmUpExecFunction, 1, execDir, FunctionManifest.Load(execDir), DateTimeOffset.UtcNow));
             using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
             for (int i = 0; i < 3; i++)
             {
                 using var health = await http.GetAsync("healthz").ConfigureAwait(false);
                 using var invoke = await http.PostAsync($"v1/functions/{WarmUpFunction}/invoke", new StringContent("{}")).ConfigureAwait(false);
+                using var exec = await http.PostAsync($"v1/functions/{WarmUpExecFunction}/invoke", new StringContent("{}")).ConfigureAwait(false);
                 using var missing = await http.PostAsync("v1/functions/thaw-no-such-function/invoke", new StringContent("{}")).ConfigureAwait(false);
                 using var stats = await http.GetAsync("v1/stats").ConfigureAwait(false);
             }
@@ -39,8 +46,10 @@ public sealed partial class Thawd
         finally
         {
             await Cache.RemoveAsync(WarmUpFunction).ConfigureAwait(false);
+            await Cache.RemoveAsync(WarmUpExecFunction).ConfigureAwait(false);
             Python.ImportCache?.Forget(WarmUpFunction);
             _logs.TryRemove(WarmUpFunction, out _);
+            _logs.TryRemove(WarmUpExecFunction, out _);
             if (Directory.Exists(dir))
                 Directory.Delete(dir, recursive: true);
         }
