@@ -14,8 +14,12 @@ public sealed class RestartTests
             await thawd.DeployOkAsync("lasting", "name = \"lasting\"\n", ("f.py", "def f(event):\n    return 'before'\n"));
             using (var before = await thawd.InvokeAsync("lasting", "{}"))
                 Assert.Equal("\"before\"", await before.Content.ReadAsStringAsync());
+            await thawd.DeployOkAsync("program", "name = \"program\"\nruntime = \"exec\"\ncommand = [\"cat\"]\n");
 
             await thawd.RestartAsync();
+
+            using (var program = await thawd.InvokeAsync("program", "[1, 2]"))
+                Assert.Equal("[1,2]", await program.Content.ReadAsStringAsync()); // an exec function too
 
             using (var after = await thawd.InvokeAsync("lasting", "{}"))
             {
