@@ -148,6 +148,7 @@ internal static class Invocations
             return;
         if (text.Length > 0)
             text.Append(", ");
-        text.Append(name).Append(";dur=").Append(ms.ToString("0.###", CultureInfo.InvariantCulture));
+        // Rounded, then the shortest round-trip form: what "0.###" gives, without its slow custom-format path.
+        text.Append(name).Append(";dur=").Append(Math.Round(ms, 3).ToString(CultureInfo.InvariantCulture));
     }
 }

@@ -20,6 +20,9 @@ public sealed class ThawMetrics
     public ThawMetrics()
     {
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        // No exemplars: by default every observation looks for a trace context to attach (perf: a
+        // visible share of a warm call's CPU), and thawd records no traces.
+        factory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = (_, _) => Exemplar.None };
         _invocations = factory.CreateCounter("thaw_invocations_total", "Function calls, by start (cold: a new sandbox; warm: a cached one) and outcome.",
             new CounterConfiguration { LabelNames = ["function", "start", "outcome"] });
         _phases = factory.CreateHistogram("thaw_phase_seconds", "Time spent in each phase of a call (queue, claim, fork, init, thaw, call, total_cold, total_warm).",
