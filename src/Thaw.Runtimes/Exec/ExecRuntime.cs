@@ -32,7 +32,9 @@ public sealed class ExecRuntime(SandboxSpawner spawner, ExecRuntimeOptions optio
         {
             Argv = function.Command,
             CodeDir = codeDir,
-            Stdin = eventJson,
+            // A copy: the caller's buffer (pooled, in thawd) goes back when the call returns, and a
+            // program that exits without reading can leave the write pending that long.
+            Stdin = eventJson.ToArray(),
             Limits = new CgroupLimits(function.MemoryBytes, options.CpuQuota, options.PidsMax),
             Timeout = function.Timeout,
             Environment = env,
