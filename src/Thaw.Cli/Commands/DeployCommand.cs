@@ -16,7 +16,7 @@ internal static class DeployCommand
 
     public static Command Create()
     {
-        var command = new Command("deploy", "Pack a function directory (thaw.toml and its code; __pycache__, *.pyc and .git left out) and deploy it to thawd, which installs its packages and starts it once to prove the handler loads. Deploying again makes a new version; calls in flight finish on the old one. Example: thaw deploy examples/hello")
+        var command = new Command("deploy", "Pack a function directory (thaw.toml and its code; __pycache__, *.pyc and .git left out) and deploy it to thawd, which installs its packages and starts it once to prove the handler loads (Python; an exec function, runtime = \"exec\", has its command checked instead). Deploying again makes a new version; calls in flight finish on the old one. Example: thaw deploy examples/hello")
         {
             Dir, Name, ClientOptions.Url,
         };
