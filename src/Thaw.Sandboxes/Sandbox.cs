@@ -51,7 +51,7 @@ public sealed partial class Sandbox : IZygoteEvents
     public string Id { get; }
 
     /// <summary>Who signals its pid 1: the zygote's connection, or thawd's own launcher for a sandbox it cloned.</summary>
-    internal ISandboxParent Parent { get; set; }
+    internal ISandboxParent Parent { get; }
 
     public SandboxSpec Spec { get; }
 

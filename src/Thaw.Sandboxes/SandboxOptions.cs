@@ -23,7 +23,7 @@ public sealed class SandboxOptions
     /// thawd's are killed by its zygote); one created to start later, or any with
     /// <see cref="SpawnVia.Helper"/>, by the same clone inside the zygote; with
     /// <see cref="SpawnVia.Fork"/> by forking the Python zygote itself (what Python functions always
-    /// get). Measured in docs/benchmarks.md: thawd's clone makes bursts ~30 % shorter than the
+    /// get). Measured in docs/benchmarks.md: thawd's clone makes bursts 20–40 % shorter than the
     /// zygote's (clones run on several threads, no round trip); a Python fork copies the
     /// interpreter's page tables, which costs milliseconds on this VM.
     /// </summary>

@@ -57,6 +57,9 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         }
     }
 
+    /// <summary>The environment a sandbox gets when its spec names none (runtimes put a function's own on top).</summary>
+    public IReadOnlyDictionary<string, string> DefaultEnvironment => _options.DefaultEnvironment;
+
     /// <summary>The zygote sandboxes are forked from now.</summary>
     public Zygote Zygote => _zygote;
 
@@ -162,7 +165,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
                 sent.Add(("invoke", channelThere, true));
                 channel = ToSocket(channelHere);
             }
-            sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, zygote.Connection, startWrite,
+            sandbox = new Sandbox(id, spec, _host, netnsPool, netns, cgroup, root, direct ? _launcher! : zygote.Connection, startWrite,
                 SandboxLog.Pump(ToSocket(stdoutHere), _options.LogLimitBytes, stdoutSink),
                 SandboxLog.Pump(ToSocket(stderrHere), _options.LogLimitBytes, stderrSink), _logger, s => _live.TryRemove(s.Id, out _));
             sandbox.Channel = channel;
@@ -269,7 +272,6 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
     {
         var spec = sandbox.Spec;
         SafeFd Sent(string name) => sent.First(f => f.Name == name).Fd;
-        sandbox.Parent = _launcher!;
         return _launcher!.Launch(sandbox.Id, new NativeSpawnRequest
         {
             MountNamespace = zygote.MountNamespace,
@@ -281,7 +283,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             Cgroups = sandbox.Cgroup.ProcsFds,
             Uid = (uint)_options.Uid,
             Gid = (uint)_options.Gid,
-            Hostname = spec.Hostname ?? "thaw",
+            Hostname = spec.Hostname,
             WorkingDirectory = WorkingDirectory(spec),
             Argv = spec.Argv,
             Environment = [.. (spec.Environment ?? _options.DefaultEnvironment).Select(e => e.Key + "=" + e.Value)],

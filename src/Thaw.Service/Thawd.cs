@@ -62,9 +62,6 @@ public sealed partial class Thawd : IAsyncDisposable
 
     internal Invoker Invoker { get; private set; } = null!;
 
-    /// <summary>Exec functions' calls: a fresh sandbox each.</summary>
-    internal Thaw.Runtimes.Exec.ExecRuntime Exec { get; private set; } = null!;
-
     /// <summary>
     /// Deploys and removals, one at a time: a removal's code cleanup must not meet a deploy of the
     /// same name half-way (it would delete the new version's directory).
@@ -94,8 +91,8 @@ public sealed partial class Thawd : IAsyncDisposable
             thawd.Code = new CodeStore(options.Resources.StateDir);
             thawd.Cache = new HandlerCache(options.HandlerCache, thawd.StartSandboxAsync, thawd.ZygoteBytes, logger);
             thawd.Deployer = new Deployer(thawd);
-            thawd.Exec = new Thaw.Runtimes.Exec.ExecRuntime(thawd.Spawner, options.Exec);
-            thawd.Invoker = new Invoker(thawd.Cache, new ExecInvoker(thawd.Cache, thawd.Exec, thawd.Metrics, thawd.LogOf), thawd.Metrics, thawd.LogOf);
+            var exec = new ExecInvoker(thawd.Cache, new Thaw.Runtimes.Exec.ExecRuntime(thawd.Spawner, options.Exec), thawd.Metrics, thawd.LogOf);
+            thawd.Invoker = new Invoker(thawd.Cache, exec, thawd.Metrics, thawd.LogOf);
             thawd.LoadRegistry();
             thawd.Metrics.Observe(thawd.Host.Stats, thawd.Cache.Stats, thawd.ZygoteCensus);
             thawd._codeCollector = new Timer(_ => thawd.CollectRetiredCode(), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));

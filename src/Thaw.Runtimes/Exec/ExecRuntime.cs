@@ -25,7 +25,8 @@ public sealed class ExecRuntime(SandboxSpawner spawner, ExecRuntimeOptions optio
         if (function.Runtime != "exec")
             throw new ArgumentException($"function '{function.Name}' uses the {function.Runtime} runtime, not exec");
         var stdout = new Output(options.MaxOutputBytes);
-        var env = new Dictionary<string, string>(options.BaseEnvironment);
+        // The spawner's default environment, the manifest's own variables on top.
+        var env = new Dictionary<string, string>(spawner.DefaultEnvironment);
         foreach (var (key, value) in function.Environment)
             env[key] = value;
         var sandbox = await spawner.RunAsync(new SandboxSpec

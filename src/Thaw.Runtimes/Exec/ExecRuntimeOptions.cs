@@ -11,12 +11,4 @@ public sealed class ExecRuntimeOptions
 
     /// <summary>The largest result (stdout) a call may write; more is an error, not a cut-off reply.</summary>
     public int MaxOutputBytes { get; set; } = 6 << 20;
-
-    /// <summary>The environment under the manifest's own variables.</summary>
-    public IReadOnlyDictionary<string, string> BaseEnvironment { get; set; } = new Dictionary<string, string>
-    {
-        ["PATH"] = "/usr/local/bin:/usr/bin:/bin",
-        ["HOME"] = "/tmp",
-        ["LANG"] = "C.UTF-8",
-    };
 }

@@ -40,10 +40,10 @@ public sealed class PythonRuntime : IAsyncDisposable
     /// deploy. Its code dir is read-only in every sandbox, so otherwise each cold start compiles the
     /// handler module again (0.1 ms for hello, tens of ms for a large module). Runs in a sandbox, as
     /// package installs do (the code is the user's; compiling never runs it, but nothing of it is
-    /// parsed as root either), with the code at /handler so tracebacks name /handler paths. Returns
-    /// false if some file did not compile (a syntax error: the deploy's validation start reports it).
+    /// parsed as root either), with the code at /handler so tracebacks name /handler paths. A file that
+    /// does not compile is left as it is: the deploy's validation start reports its syntax error.
     /// </summary>
-    public async Task<bool> CompileAsync(string codeDir)
+    public async Task CompileAsync(string codeDir)
     {
         // Symlinks skipped, not followed (one may point at a dir of the code, even at its parent).
         var walk = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint };
@@ -62,7 +62,7 @@ public sealed class PythonRuntime : IAsyncDisposable
                 Timeout = TimeSpan.FromSeconds(60),
                 Hostname = "thaw-compile",
             }).ConfigureAwait(false);
-            return (await sandbox.Exited.ConfigureAwait(false)).ExitCode == 0;
+            await sandbox.Exited.ConfigureAwait(false);
         }
         finally
         {

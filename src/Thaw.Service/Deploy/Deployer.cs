@@ -138,7 +138,7 @@ public sealed class Deployer(Thawd thawd)
             _ when program.StartsWith("/handler/", StringComparison.Ordinal) => InCode(dir, program["/handler/".Length..]),
             _ when program.StartsWith('/') => BaseImageDirs.Any(d => program.StartsWith(d, StringComparison.Ordinal)) && File.Exists(program) ? program : null,
             _ when program.Contains('/') => InCode(dir, program),
-            _ => thawd.Options.Exec.BaseEnvironment.GetValueOrDefault("PATH", "/usr/bin:/bin").Split(':')
+            _ => thawd.Spawner.DefaultEnvironment.GetValueOrDefault("PATH", "/usr/bin:/bin").Split(':')
                 .Select(p => Path.Combine(p, program)).FirstOrDefault(File.Exists),
         };
         if (found is null)

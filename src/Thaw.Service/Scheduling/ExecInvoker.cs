@@ -64,12 +64,7 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
             double claim = SandboxTimings.Ms(t.Requested, t.Claimed), start = SandboxTimings.Ms(t.Requested, t.Started);
             var phases = new CallPhases(slot.QueueMs, claim, Math.Max(0, start - claim), double.NaN, start, double.NaN,
                 SandboxTimings.Ms(t.Started, exit.ExitedAt), double.NaN, Stopwatch.GetElapsedTime(requested).TotalMilliseconds);
-            metrics.Invocation(function, cold: true, invocation.Succeeded ? "ok" : "handler_error");
-            metrics.Phase("queue", phases.Queue);
-            metrics.Phase("claim", phases.Claim);
-            metrics.Phase("fork", phases.Fork);
-            metrics.Phase("call", phases.Call);
-            metrics.Phase("total_cold", phases.Total);
+            Invoker.Record(metrics, function, cold: true, invocation.Succeeded ? "ok" : "handler_error", phases);
             return new CallResult(invocation, function, deployment.Version, sandbox.Id, Cold: true, Zygote: "none", phases);
         }
         finally

@@ -70,7 +70,7 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         if (invocation.Error is { } error)
             logs(function).Note(deployment.Version, $"handler raised {error.Type}: {error.Message}\n{error.Traceback}".TrimEnd());
         var phases = Phases(lease, callMs, invocation.HandlerMs, totalMs);
-        Record(function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
+        Record(metrics, function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
         return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteNames.GetValue(sandbox.Python.ForkedFrom, z => ZygoteName(z.Modules)), phases).WithRelease(stopLater);
     }
 
@@ -108,7 +108,8 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         return new CallPhases(lease.QueueMs, claim, fork, python.InitMs, lease.StartMs, double.NaN, callMs, handlerMs, totalMs);
     }
 
-    private void Record(string function, bool cold, string outcome, CallPhases p)
+    /// <summary>A finished call's outcome and its phases (NaN ones are not observed).</summary>
+    internal static void Record(ThawMetrics metrics, string function, bool cold, string outcome, CallPhases p)
     {
         metrics.Invocation(function, cold, outcome);
         metrics.Phase("queue", p.Queue);
