@@ -12,7 +12,7 @@ Python 3.11 has no os.setns / os.unshare, hence ctypes. The zygote must stay sin
 fork from a multi-threaded process copies only the forking thread.
 """
 
-import array  # noqa: F401 -- socket.recv_fds imports it lazily; the zygote's root may hold no stdlib
+import array  # touch profiles; socket.recv_fds imports it lazily too, and the zygote's root may hold no stdlib
 import ctypes
 import gc
 import importlib
@@ -195,27 +195,39 @@ def become_sandbox(native, req, named, status_w, spec):
 
 
 JOIN = b'{"op":"join"}'
+MAX_PARKED = 256  # the most children thawd may ask a zygote to keep parked ("park")
+
+
+def await_join(sock, status_w):
+    """A parked child's first message is thawd's join: the cgroup.procs files of the pooled cgroup
+    its sandbox will have (none if thawd has no pool to give). Joined before the child touches
+    anything, so every page it copies from here on (its warm-up, its pre-faults, its sandbox's work)
+    is charged to that cgroup, not to the zygotes' (a cgroup keeps the charge of a page for the
+    page's life, wherever its process moves). A v1 join is four cgroup.procs writes (0.06-1.7 ms
+    after idle): off the cold path this way; the spawn then carries none."""
+    data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
+    if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        os._exit(0)  # its socket closed (thawd or the zygote shut down) or garbage: never became a sandbox
+    try:
+        if data != JOIN:
+            raise ValueError(f"a parked child's first message must be join, not {data[:40]!r}")
+        for fd in fds:
+            os.write(fd, b"0")
+    except (OSError, ValueError) as e:
+        report_error(status_w, f"cannot join the cgroup thawd gave: {e}")
+        os._exit(EXIT_SETUP_FAILED)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def await_claim(sock, native, status_w):
-    """A parked child (or Morula interpreter) waits for its request on its own socket: sent by thawd
-    directly (the zygote gave thawd the other end when it parked the child), or by the zygote. The
-    status pipe is the child's own since it was parked. Then it becomes that sandbox."""
-    while True:
-        data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
-        if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-            os._exit(0)  # its socket closed (thawd or the zygote shut down) or garbage: never became a sandbox
-        if data != JOIN:
-            break
-        # thawd's pooled cgroup for the sandbox this child will be: joined now, while nothing waits
-        # (a v1 join is four cgroup.procs writes, 0.06-1.7 ms after idle); the spawn then carries none.
-        try:
-            for fd in fds:
-                os.write(fd, b"0")
-                os.close(fd)
-        except OSError as e:
-            report_error(status_w, f"cannot join the cgroup thawd gave: {e}")
-            os._exit(EXIT_SETUP_FAILED)
+    """A parked child (or Morula interpreter), joined and warmed up, waits for its spawn on its own
+    socket: sent by thawd directly (the zygote gave thawd the other end when it parked the child), or
+    by the zygote. The status pipe is the child's own since it was parked. Then it becomes that sandbox."""
+    data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
+    if not data or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        os._exit(0)
     sock.close()
     try:
         req = json.loads(data)
@@ -416,6 +428,9 @@ class Zygote:
         # on this VM) happen while the zygote is idle, not on a request's path.
         self.park_target = max(0, int(parked))
         self.prefault = True      # parked children take their first-touch faults while they wait
+        # The pages a sandbox of this zygote was seen to write ([address, pages] pairs, from thawd's
+        # "profile"): what parked children pre-fault, instead of every private page.
+        self.touch_ranges = None
         # Morula (fresh mode): parked children exec a fresh interpreter that imports these
         # {"modules": [...], "paths": [...]}, and every fork request goes to one of them.
         self.fresh = None
@@ -452,15 +467,20 @@ class Zygote:
         self.conn.send(json.dumps(message, separators=(",", ":")).encode())
 
     def serve(self):
+        refilling = False
         while True:
             # Short of parked children: fork one once the zygote has been idle for a moment and no
-            # sandbox is mid-start (a refill next to a start would slow it by a fork's worth).
+            # sandbox is mid-start (a refill next to a start would slow it by a fork's worth), then
+            # the next one at once while nothing else arrives: a target of 50 refills in the pause
+            # between two bursts, and any request still finds the zygote within one fork.
             short = len(self.parked) < self.park_target
-            events = self.poll.poll(PARK_WHEN_IDLE_MS if short else None)
+            events = self.poll.poll((0 if refilling else PARK_WHEN_IDLE_MS) if short else None)
             if not events:
-                if short and all(sb.parked for sb in self.by_pipe.values()):
+                refilling = short and all(sb.parked for sb in self.by_pipe.values())
+                if refilling:
                     self.park()
                 continue
+            refilling = False
             for fd, _ in events:
                 if fd == self.conn.fileno():
                     if not self.receive():
@@ -498,6 +518,11 @@ class Zygote:
                 self.spawn(req, fds)
             elif op == "kill":
                 self.kill(req)
+            elif op == "park":
+                self.park_target = max(0, min(MAX_PARKED, int(req["target"])))
+            elif op == "profile":
+                flat = [int(v) for r in req["ranges"] for v in r[:2]]
+                self.touch_ranges = array.array("Q", flat) if flat else None
             elif op == "goodbye":
                 self.goodbye = True
                 return False
@@ -590,6 +615,7 @@ class Zygote:
             raise ValueError("a fresh (Morula) zygote's sandboxes need the pid namespace")
         sb = self.park(publish=False)
         try:
+            sb.sock.send(JOIN)  # no cgroup: this spawn carries its own
             socket.send_fds(sb.sock, [req["_raw"]], fds)
         finally:
             sb.sock.close()
@@ -660,9 +686,11 @@ class Zygote:
         return sb
 
     def wait_parked(self, sock, status_w):
-        """The parked child: drop the zygote's descriptors, pre-fault, then wait to be claimed."""
+        """The parked child: drop the zygote's descriptors, join its cgroup, pre-fault (or, Morula, exec a
+        fresh interpreter), then wait to be claimed."""
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the zygote gone: so is this child
         self.leave()
+        await_join(sock, status_w)
         if self.fresh is not None:
             # Morula: a fresh interpreter instead of this fork's copy of the zygote's memory.
             fd = os.dup(sock.fileno())
@@ -672,7 +700,11 @@ class Zygote:
             os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
         if self.native is not None and self.prefault and PROC_FD >= 0:
-            self.native.thaw_prefault(PROC_FD)
+            if self.touch_ranges is not None:
+                address, _ = self.touch_ranges.buffer_info()
+                self.native.thaw_prefault_ranges(PROC_FD, address, len(self.touch_ranges) // 2)
+            else:
+                self.native.thaw_prefault(PROC_FD)
         await_claim(sock, self.native, status_w)
 
     def fork_zygote(self, req, fds):
@@ -871,6 +903,8 @@ def load_native(path):
     native.thaw_init.restype = ctypes.c_int
     native.thaw_prefault.argtypes = [ctypes.c_int]
     native.thaw_prefault.restype = ctypes.c_long
+    native.thaw_prefault_ranges.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_long]
+    native.thaw_prefault_ranges.restype = ctypes.c_long
     return native
 
 

@@ -254,11 +254,39 @@ class ParkedChildTests(unittest.TestCase):
         self.z = None
         self.assertFalse(os.path.exists(f"/proc/{refilled}"))  # the zygote's exit took its parked child along
 
+    def test_what_a_parked_child_copies_is_charged_to_the_cgroup_it_joined(self):
+        # It waits for the join before it warms up and pre-faults: those pages are its sandbox's, and a
+        # page stays charged to the cgroup that first touched it (a v1 move does not take charges along).
+        v1 = "/sys/fs/cgroup/memory"
+        if os.path.isdir(v1):
+            cgroup, usage = f"{v1}/thaw-test-charge-{os.getpid()}", "memory.usage_in_bytes"
+        elif os.path.exists("/sys/fs/cgroup/cgroup.subtree_control") and "memory" in open("/sys/fs/cgroup/cgroup.subtree_control").read():
+            cgroup, usage = f"/sys/fs/cgroup/thaw-test-charge-{os.getpid()}", "memory.current"
+        else:
+            self.skipTest("no memory cgroup controller to charge to")
+        os.mkdir(cgroup)
+        self.addCleanup(os.rmdir, cgroup)
+        pid, sock = self.z.wait_parked(join=False)
+        time.sleep(0.2)  # were anything copied before the join, it would be the zygote's by now
+        procs = os.open(os.path.join(cgroup, "cgroup.procs"), os.O_WRONLY)
+        socket.send_fds(sock, [b'{"op":"join"}'], [procs])
+        os.close(procs)
+        deadline = time.monotonic() + 10
+        # The bare runtime's pre-faults copy megabytes; the joined cgroup holds them.
+        while int(open(os.path.join(cgroup, usage)).read()) < 2 << 20:
+            self.assertLess(time.monotonic(), deadline, "the parked child's pre-faults were not charged to its cgroup")
+            time.sleep(0.02)
+        sock.close()
+        while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z":
+            self.assertLess(time.monotonic(), deadline + 10, "the parked child did not exit when its socket closed")
+            time.sleep(0.01)
+        self.z.wait_for("exit", None, pid)
+
     def test_a_parked_child_joins_the_cgroup_thawd_gives_it_while_it_waits(self):
         cgroup = f"/sys/fs/cgroup/pids/thaw-test-join-{os.getpid()}"
         os.mkdir(cgroup)
         self.addCleanup(os.rmdir, cgroup)
-        pid, sock = self.z.wait_parked()
+        pid, sock = self.z.wait_parked(join=False)
         procs = os.open(os.path.join(cgroup, "cgroup.procs"), os.O_WRONLY)
         socket.send_fds(sock, [b'{"op":"join"}'], [procs])
         os.close(procs)

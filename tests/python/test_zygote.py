@@ -76,11 +76,15 @@ class ZygoteClient:
                 return m
             skipped.append(m)
 
-    def wait_parked(self):
-        """Our end of a parked child's socket (the zygote parks once idle), and the child's pid."""
+    def wait_parked(self, join=True):
+        """Our end of a parked child's socket (the zygote parks once idle), and the child's pid. With
+        join, it gets the join thawd sends every parked child first (here with no cgroup)."""
         while not self.parked:
             self.receive()
-        return self.parked.pop(0)
+        pid, sock = self.parked.pop(0)
+        if join:
+            sock.send(b'{"op":"join"}')
+        return pid, sock
 
     def wait_started(self, sid):
         """The spawned reply, if it says the program already runs (a vfork spawn), else the started event."""

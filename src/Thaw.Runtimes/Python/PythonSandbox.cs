@@ -19,6 +19,7 @@ public sealed class PythonSandbox : IAsyncDisposable
     // The call sent ahead of the ready frame, its reply not read yet (see FirstCall).
     private FirstCall? _sentAhead;
     private long _calls;
+    private bool _profiled;
 
     internal PythonSandbox(Sandbox sandbox, FrameReader frames, double initMs, TimeSpan stopGrace, TimeSpan killTimeout, FirstCall? sentAhead)
     {
@@ -90,6 +91,13 @@ public sealed class PythonSandbox : IAsyncDisposable
             }
             if (reply is null)
                 throw await GoneAsync().ConfigureAwait(false);
+            // After its first call a sandbox has written what its handler needs: the zygote learns
+            // which pages those are, and pre-faults them in the children it parks for the next ones.
+            if (!_profiled && Sandbox.Pid is int pid)
+            {
+                _profiled = true;
+                ForkedFrom?.LearnTouches(pid);
+            }
             using (reply)
                 return Read(reply.RootElement);
         }

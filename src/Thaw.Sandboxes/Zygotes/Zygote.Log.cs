@@ -17,5 +17,8 @@ public sealed partial class Zygote
 
         [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "zygote {Pid} forked from {Parent}: {Modules} modules imported in {ImportMs} ms")]
         public static partial void Forked(ILogger logger, int pid, int parent, int modules, double importMs);
+
+        [LoggerMessage(EventId = 304, Level = LogLevel.Debug, Message = "zygote {Pid}: sandbox {Sandbox} wrote {Pages} pages of its own; parked children now pre-fault {Profile}")]
+        public static partial void TouchProfile(ILogger logger, int pid, int sandbox, long pages, long profile);
     }
 }

@@ -27,11 +27,14 @@ public sealed partial class Zygote : IDisposable
     private readonly SandboxCgroup _cgroup;
     private readonly SandboxRoot _root;
     private long _nextChild;
+    // Bounds of this zygote's parked children; a child zygote takes the same, with its own floor.
+    private readonly ParkPolicy _park;
     private int _disposed;
 
     private Zygote(ResourceHost host, ILogger logger, Process? process, int pid, PooledNetns netns, SandboxCgroup cgroup, SandboxRoot root,
-        ZygoteConnection connection, Zygote? parent, IReadOnlyList<string> modules)
+        ZygoteConnection connection, Zygote? parent, IReadOnlyList<string> modules, ParkPolicy park)
     {
+        _park = park;
         _host = host;
         _logger = logger;
         _process = process;
@@ -73,6 +76,9 @@ public sealed partial class Zygote : IDisposable
     /// <summary>Children forked ahead that thawd can hand a spawn to directly (pids, oldest first).</summary>
     public IReadOnlyList<int> ParkedPids => Connection.ParkedPids;
 
+    /// <summary>How many children the zygote keeps parked now: sized by recent demand (<see cref="ZygoteOptions.MaxParked"/>).</summary>
+    public int ParkTarget => Connection.ParkTarget;
+
     /// <summary>False once the zygote died or was disposed: a new one must be started.</summary>
     public bool IsAlive => Connection.IsOpen && Volatile.Read(ref _disposed) == 0;
 
@@ -111,8 +117,8 @@ public sealed partial class Zygote : IDisposable
             process = Process.Start(psi) ?? throw new ZygoteException($"cannot start {options.Python}");
             ForwardStderr(process, logger);
             WaitUntilReady(process, options.StartTimeout);
-            var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}", host.Cgroups);
-            var zygote = new Zygote(host, logger, process, process.Id, netns, cgroup, root, connection, parent: null, modules: []);
+            var connection = ZygoteConnection.Connect(Path.Combine(root.HostDir, SocketName), $"zygote-{process.Id}", host.Cgroups, options.ParkPolicy);
+            var zygote = new Zygote(host, logger, process, process.Id, netns, cgroup, root, connection, parent: null, modules: [], options.ParkPolicy);
             Log.Started(logger, zygote.Pid, native is not null);
             return zygote;
         }
@@ -178,8 +184,9 @@ public sealed partial class Zygote : IDisposable
             here.SetHandleAsInvalid();
             socket = new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(raw, ownsHandle: true));
             // The hello waits for the child's imports: off the caller's thread.
-            var (connection, hello) = await Task.Run(() => ZygoteConnection.Over(socket, $"zygote-{pid}", timeout, _host.Cgroups)).ConfigureAwait(false);
-            var child = new Zygote(_host, _logger, null, pid, _netns, _cgroup, _root, connection, this, [.. Modules, .. modules])
+            var park = parked == 0 ? ParkPolicy.Fixed(0) : _park with { Min = parked, Max = Math.Max(parked, _park.Max) };
+            var (connection, hello) = await Task.Run(() => ZygoteConnection.Over(socket, $"zygote-{pid}", timeout, _host.Cgroups, park)).ConfigureAwait(false);
+            var child = new Zygote(_host, _logger, null, pid, _netns, _cgroup, _root, connection, this, [.. Modules, .. modules], park)
             {
                 IsFresh = fresh,
                 FailedModules = hello.Failed ?? [],
@@ -195,6 +202,60 @@ public sealed partial class Zygote : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Learns which pages a sandbox forked from this zygote wrote (its own pages, read from its
+    /// pagemap off the caller's thread) and tells the zygote, whose parked children then pre-fault
+    /// those pages only. The first <see cref="TouchSamples"/> sandboxes are read; their pages add up.
+    /// </summary>
+    public void LearnTouches(int pid)
+    {
+        if (IsFresh || !IsAlive || Interlocked.Increment(ref _touchSamples) > TouchSamples)
+            return;
+        _ = Task.Run(() =>
+        {
+            var own = Thaw.Linux.Processes.PageMap.OwnPages(pid, MaxTouchPages);
+            if (own.Count == 0)
+                return;
+            List<ulong[]> ranges;
+            lock (_touched)
+            {
+                ulong page = (ulong)Environment.SystemPageSize;
+                foreach (var (start, pages) in own)
+                    for (ulong i = 0; i < pages && _touched.Count < MaxTouchPages; i++)
+                        _touched.Add(start + i * page);
+                ranges = Ranges(_touched, page);
+            }
+            try
+            {
+                Connection.Send(new ZygoteRequest { Op = "profile", Ranges = ranges });
+                Log.TouchProfile(_logger, Pid, pid, own.Sum(r => (long)r.Pages), ranges.Sum(r => (long)r[1]));
+            }
+            catch (Exception e) when (e is Thaw.Linux.LinuxException or System.Net.Sockets.SocketException or ObjectDisposedException) { }
+        });
+    }
+
+    /// <summary>Sorted pages as [start, count] runs, as many as one protocol message holds.</summary>
+    private static List<ulong[]> Ranges(SortedSet<ulong> pages, ulong page)
+    {
+        var ranges = new List<ulong[]>();
+        foreach (ulong address in pages)
+        {
+            if (ranges.Count > 0 && ranges[^1][0] + ranges[^1][1] * page == address)
+                ranges[^1][1]++;
+            else if (ranges.Count < MaxTouchRanges)
+                ranges.Add([address, 1]);
+        }
+        return ranges;
+    }
+
+    // A profile of a few sandboxes covers what their handlers touch; more would only add noise.
+    private const int TouchSamples = 3;
+    private const long MaxTouchPages = 64 * 1024;
+    // About 25 bytes each in JSON: within the protocol's 64 KiB message.
+    private const int MaxTouchRanges = 2000;
+    private readonly SortedSet<ulong> _touched = [];
+    private int _touchSamples;
 
     /// <summary>Proportional set size: this zygote's share of the memory it shares with its parents and children.</summary>
     public long MemoryBytes()

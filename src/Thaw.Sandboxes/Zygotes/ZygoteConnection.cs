@@ -30,14 +30,24 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     // Where parked children's cgroups come from (and go back to); null: they join theirs at spawn.
     private readonly CgroupPool? _cgroups;
     private static readonly byte[] JoinMessage = """{"op":"join"}"""u8.ToArray();
+    // How many children the zygote should keep parked, from the claims it sees; the target it was last told.
+    private readonly ParkDemand _demand;
+    private int _parkTarget;
+    private readonly Lock _replanLock = new();
+    private readonly Timer? _replan;
     private readonly Thread _reader;
     // One buffer for the one reader thread: a fresh 64 KiB per message was most of thawd's memset time.
     private readonly byte[] _receiveBuffer = new byte[MaxMessage];
     private volatile bool _closed;
 
-    private ZygoteConnection(Socket socket, string name, CgroupPool? cgroups)
+    private ZygoteConnection(Socket socket, string name, CgroupPool? cgroups, ParkPolicy park)
     {
         _cgroups = cgroups;
+        _demand = new ParkDemand(park);
+        _parkTarget = park.Min;
+        // Lowering the target needs time to pass, not a claim: a quiet zygote is checked now and then.
+        if (park.Max > park.Min)
+            _replan = new Timer(_ => Replan(), null, Timeout.Infinite, Timeout.Infinite);
         _socket = socket;
         _fd = new SafeFd((int)socket.Handle, ownsHandle: false);
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = name };
@@ -58,7 +68,7 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     /// Connects and checks the protocol version; the zygote accepts exactly one connection. Its
     /// parked children get cgroups from <paramref name="cgroups"/> to join while they wait.
     /// </summary>
-    public static ZygoteConnection Connect(string socketPath, string name, CgroupPool? cgroups)
+    public static ZygoteConnection Connect(string socketPath, string name, CgroupPool? cgroups, ParkPolicy park)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
         try
@@ -70,18 +80,18 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
             socket.Dispose();
             throw;
         }
-        return Over(socket, name, Timeout.InfiniteTimeSpan, cgroups).Connection;
+        return Over(socket, name, Timeout.InfiniteTimeSpan, cgroups, park).Connection;
     }
 
     /// <summary>
     /// Speaks the protocol over an already connected socket (a child zygote's, made by fork-zygote):
     /// the hello exchange, then the reader thread. Takes the socket over, also on failure.
     /// </summary>
-    public static (ZygoteConnection Connection, ZygoteMessage Hello) Over(Socket socket, string name, TimeSpan timeout, CgroupPool? cgroups)
+    public static (ZygoteConnection Connection, ZygoteMessage Hello) Over(Socket socket, string name, TimeSpan timeout, CgroupPool? cgroups, ParkPolicy park)
     {
         try
         {
-            var connection = new ZygoteConnection(socket, name, cgroups);
+            var connection = new ZygoteConnection(socket, name, cgroups, park);
             connection.Send(new ZygoteRequest { Op = "hello", Version = ProtocolVersion });
             socket.ReceiveTimeout = timeout == Timeout.InfiniteTimeSpan ? 0 : (int)Math.Max(1, timeout.TotalMilliseconds);
             ZygoteMessage hello;
@@ -101,6 +111,7 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
             if (hello.Op != "hello" || hello.Version != ProtocolVersion)
                 throw new ZygoteException($"the zygote speaks protocol {hello.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}, thawd {ProtocolVersion}: {hello.Error}");
             connection._reader.Start();
+            connection._replan?.Change(ReplanPeriod, ReplanPeriod);
             return (connection, hello);
         }
         catch
@@ -136,6 +147,10 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     /// </summary>
     public ParkedChild? TakeParked()
     {
+        // Every fork claim counts, served or not: a burst larger than the stock raises the target
+        // at once, and the zygote refills to it as soon as the burst leaves it idle.
+        if (_demand.Claim() > Volatile.Read(ref _parkTarget))
+            Replan();
         lock (_parkedLock)
         {
             if (_closed || _parked.First is not { } first)
@@ -215,7 +230,42 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
         catch (Exception e) when (e is LinuxException or SocketException or ObjectDisposedException) { }
     }
 
-    private void Send(ZygoteRequest request, params ReadOnlySpan<SafeFd> fds)
+    private static readonly TimeSpan ReplanPeriod = TimeSpan.FromSeconds(2);
+
+    /// <summary>The children the zygote keeps parked now (the target it was last told).</summary>
+    public int ParkTarget => Volatile.Read(ref _parkTarget);
+
+    /// <summary>
+    /// Tells the zygote the target the demand gives now, if it changed (a claim raised it, or the
+    /// demand that raised it is forgotten); when that is fewer than it has parked, thawd lets the
+    /// newest go (their sockets close, they exit, their cgroups return to the pool).
+    /// </summary>
+    private void Replan()
+    {
+        int target;
+        lock (_replanLock)
+        {
+            target = _demand.Target();
+            if (target == _parkTarget || _closed)
+                return;
+            Volatile.Write(ref _parkTarget, target);
+            try { Send(new ZygoteRequest { Op = "park", Target = target }); }
+            catch (Exception e) when (e is LinuxException or SocketException or ObjectDisposedException) { return; }
+        }
+        List<ParkedChild> extra = [];
+        lock (_parkedLock)
+        {
+            while (_parked.Count > target && _parked.Last is { } last)
+            {
+                _parked.RemoveLast();
+                extra.Add(last.Value);
+            }
+        }
+        foreach (var child in extra)
+            Discard(child);
+    }
+
+    internal void Send(ZygoteRequest request, params ReadOnlySpan<SafeFd> fds)
     {
         byte[] payload = JsonSerializer.SerializeToUtf8Bytes(request, ZygoteJson.Default.ZygoteRequest);
         lock (_sendLock)
@@ -267,6 +317,7 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
         {
             // The zygote died mid-message or the connection was disposed: handled as a close.
         }
+        _replan?.Dispose();
         lock (_parkedLock)
         {
             _closed = true;
@@ -284,24 +335,32 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     }
 
     /// <summary>
-    /// Gives a new parked child a pooled cgroup to join while it waits (before anyone can claim it:
-    /// this runs before it is listed). Without one it stays usable and joins its cgroup at spawn.
+    /// Gives a new parked child a pooled cgroup to join (before anyone can claim it: this runs before
+    /// it is listed). The child waits for this join before it warms up, so all it copies is charged
+    /// to that cgroup. Without a cgroup (no pool, or the claim failed) the join carries none: the child
+    /// stays usable and joins its cgroup at spawn.
     /// </summary>
     private void Dress(ParkedChild child)
     {
-        if (_cgroups is null)
-            return;
         SandboxCgroup? cgroup = null;
         try
         {
-            cgroup = _cgroups.Claim();
-            FdPassing.Send(child.Socket, JoinMessage, [.. cgroup.ProcsFds]);
-            child.Cgroup = cgroup;
+            cgroup = _cgroups?.Claim();
         }
         catch (Exception e) when (e is LinuxException or IOException or InvalidOperationException or ObjectDisposedException)
         {
+            cgroup = null;
+        }
+        try
+        {
+            FdPassing.Send(child.Socket, JoinMessage, cgroup is null ? [] : [.. cgroup.ProcsFds]);
+            child.Cgroup = cgroup;
+        }
+        catch (Exception e) when (e is LinuxException or ObjectDisposedException)
+        {
+            // It died already: its exit event follows, and a claim's send would fail the same way.
             if (cgroup is not null)
-                _cgroups.Release(cgroup);
+                _cgroups!.Release(cgroup);
         }
     }
 
@@ -378,6 +437,7 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     /// </summary>
     public void Dispose()
     {
+        _replan?.Dispose();
         if (!_closed)
         {
             try { Send(new ZygoteRequest { Op = "goodbye" }); }

@@ -46,6 +46,12 @@ internal sealed class ZygoteRequest
     /// <summary>fork-zygote: children the new zygote keeps forked ahead.</summary>
     public int? Parked { get; init; }
 
+    /// <summary>park: how many children the zygote keeps forked ahead from now on.</summary>
+    public int? Target { get; init; }
+
+    /// <summary>profile: the pages sandboxes of this zygote wrote, as [address, pages] runs, sorted.</summary>
+    public IReadOnlyList<ulong[]>? Ranges { get; init; }
+
     /// <summary>fork-zygote: Morula mode, every sandbox an exec'd fresh interpreter that imports the modules.</summary>
     public bool? Fresh { get; init; }
 

@@ -23,6 +23,20 @@ public sealed class ZygoteOptions
     public int Parked { get; set; } = 1;
 
     /// <summary>
+    /// The most children a zygote keeps parked when demand asks for more than <see cref="Parked"/>:
+    /// after N fork claims within one second it keeps N (up to this) for the next
+    /// <see cref="ParkMemory"/>, so a repeated burst finds them waiting instead of forks queued
+    /// behind one single-threaded zygote. 0 parked means none, whatever the demand.
+    /// </summary>
+    public int MaxParked { get; set; } = 64;
+
+    /// <summary>How long a burst's size is remembered for the parked target.</summary>
+    public TimeSpan ParkMemory { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The parked-children bounds these options give.</summary>
+    internal ParkPolicy ParkPolicy => Parked == 0 ? ParkPolicy.Fixed(0) : new ParkPolicy(Parked, Math.Max(Parked, MaxParked), ParkMemory);
+
+    /// <summary>
     /// Parked children take, while they wait, every fault their sandbox would take on first touch
     /// (copy-on-write of private pages, mapping of file pages): about 110 ms of CPU per parked child
     /// of a numpy+PIL zygote here, for a 2× faster cold start (docs/benchmarks.md). Off saves the CPU.
@@ -49,6 +63,10 @@ public sealed class ZygoteOptions
             throw new ArgumentException($"zygote server {ScriptPath} not found (is the build output complete?)");
         if (Parked is < 0 or > 64)
             throw new ArgumentException($"ZygoteOptions.Parked must be 0 to 64 (was {Parked})");
+        if (MaxParked is < 0 or > 256)
+            throw new ArgumentException($"ZygoteOptions.MaxParked must be 0 to 256 (was {MaxParked})");
+        if (ParkMemory <= TimeSpan.Zero || ParkMemory > TimeSpan.FromHours(1))
+            throw new ArgumentException($"ZygoteOptions.ParkMemory must be more than 0 and at most 1h (was {ParkMemory})");
         if (StartTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"ZygoteOptions.StartTimeout must be positive (was {StartTimeout})");
     }

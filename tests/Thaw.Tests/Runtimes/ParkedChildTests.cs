@@ -35,4 +35,35 @@ public sealed class ParkedChildTests(PythonFixture fixture) : IClassFixture<Pyth
         Assert.Equal(1, (await sandbox.InvokeAsync(Json("null"), CallTimeout)).Result!.Value.GetInt32());
     }
 
+    [Fact]
+    public async Task A_burst_of_cold_starts_makes_the_zygote_park_as_many_for_the_next_one()
+    {
+        var (manifest, dir) = fixture.Function("name = \"parked-burst\"\n", ("f.py", "import os\ndef f(event):\n    return os.getpid()\n"));
+        var zygote = fixture.Spawner.Zygote;
+        await Wait.UntilAsync(() => zygote.ParkedPids.Count >= 1, TimeSpan.FromSeconds(10), "the zygote to park a child");
+        const int burst = 6;
+        var sandboxes = await Task.WhenAll(Enumerable.Range(0, burst).Select(_ => fixture.Runtime.StartAsync(manifest, dir)));
+        try
+        {
+            Assert.True(zygote.ParkTarget >= burst, $"park target {zygote.ParkTarget} after {burst} claims within a second");
+            // Refilled once the zygote is idle: as many children waiting as the burst had, each a
+            // live process thawd holds the socket of.
+            await Wait.UntilAsync(() => zygote.ParkedPids.Count >= burst, TimeSpan.FromSeconds(20), $"{burst} parked children (now {zygote.ParkedPids.Count})");
+            Assert.All(zygote.ParkedPids, pid => Assert.True(Directory.Exists($"/proc/{pid}"), $"parked child {pid} is not running"));
+            // The next burst of that size is all hand-offs.
+            var parked = zygote.ParkedPids.ToHashSet();
+            var next = await Task.WhenAll(Enumerable.Range(0, burst).Select(_ => fixture.Runtime.StartAsync(manifest, dir)));
+            foreach (var sandbox in next)
+            {
+                Assert.Contains(sandbox.Sandbox.Pid!.Value, parked);
+                await sandbox.DisposeAsync();
+            }
+        }
+        finally
+        {
+            foreach (var sandbox in sandboxes)
+                await sandbox.DisposeAsync();
+        }
+    }
+
 }

@@ -1,0 +1,75 @@
+namespace Thaw.Sandboxes.Zygotes;
+
+/// <summary>
+/// How many children a zygote should keep parked: the most fork claims it saw within one second
+/// over the recent past, between a floor and a ceiling (an adaptive prewarm pool). A burst of N cold
+/// starts raises the target to N at once, so the next burst of that size finds N children waiting;
+/// once such bursts stop, the target falls back after <see cref="ParkPolicy.Memory"/>.
+/// </summary>
+/// <remarks>
+/// Per-second buckets in a ring: a claim is an increment, the peak a scan of at most a few hundred
+/// ints, done only when a claim raises the current second's count above the target or by the
+/// connection's periodic replan. Thread-safe.
+/// </remarks>
+internal sealed class ParkDemand(ParkPolicy policy, Func<long>? clock = null)
+{
+    private readonly Lock _lock = new();
+    private readonly int[] _perSecond = new int[Math.Max(1, (int)Math.Ceiling(policy.Memory.TotalSeconds))];
+    private readonly Func<long> _clock = clock ?? (() => Environment.TickCount64);
+    private long _second = -1;
+
+    public ParkPolicy Policy => policy;
+
+    /// <summary>Counts one claim; returns the target now (it only rises here).</summary>
+    public int Claim()
+    {
+        lock (_lock)
+        {
+            Advance();
+            _perSecond[(int)(_second % _perSecond.Length)]++;
+            return TargetLocked();
+        }
+    }
+
+    /// <summary>The target now, with seconds gone by forgotten.</summary>
+    public int Target()
+    {
+        lock (_lock)
+        {
+            Advance();
+            return TargetLocked();
+        }
+    }
+
+    private int TargetLocked()
+    {
+        int peak = 0;
+        foreach (int n in _perSecond)
+            peak = Math.Max(peak, n);
+        return Math.Clamp(peak, policy.Min, Math.Max(policy.Min, policy.Max));
+    }
+
+    /// <summary>Clears the buckets of every second since the last call.</summary>
+    private void Advance()
+    {
+        long now = _clock() / 1000;
+        if (_second < 0)
+        {
+            _second = now;
+            return;
+        }
+        for (long s = _second + 1; s <= now && s - _second <= _perSecond.Length; s++)
+            _perSecond[(int)(s % _perSecond.Length)] = 0;
+        _second = Math.Max(_second, now);
+    }
+}
+
+/// <summary>
+/// Bounds of a zygote's parked children: at least <paramref name="Min"/>, at most <paramref name="Max"/>,
+/// sized by the claims of the last <paramref name="Memory"/>.
+/// </summary>
+public sealed record ParkPolicy(int Min, int Max, TimeSpan Memory)
+{
+    /// <summary>Exactly <paramref name="n"/> parked children, whatever the demand.</summary>
+    public static ParkPolicy Fixed(int n) => new(n, n, TimeSpan.FromSeconds(1));
+}
