@@ -313,9 +313,10 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
             while (ReceiveOne() is { } message)
                 Dispatch(message);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or JsonException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or JsonException or LinuxException)
         {
-            // The zygote died mid-message or the connection was disposed: handled as a close.
+            // The zygote died mid-message (a reset when it exits with messages of thawd's unread) or the
+            // connection was disposed: handled as a close.
         }
         _replan?.Dispose();
         lock (_parkedLock)

@@ -133,6 +133,8 @@ internal static class Replies
                 ["memory_bytes"] = n.MemoryBytes,
                 ["live_sandboxes"] = n.Live,
                 ["forks"] = n.Uses,
+                ["parked"] = n.Zygote.ParkedPids.Count,
+                ["park_target"] = n.Zygote.ParkTarget,
             });
         var functions = new JsonArray();
         foreach (var f in cache.Functions)
@@ -154,6 +156,8 @@ internal static class Replies
             {
                 ["root_pid"] = thawd.Spawner.Zygote.Pid,
                 ["restarts"] = thawd.Spawner.ZygoteRestarts,
+                ["parked"] = thawd.Spawner.Zygote.ParkedPids.Count,
+                ["park_target"] = thawd.Spawner.Zygote.ParkTarget,
                 ["count"] = 1 + nodes.Count,
                 ["memory_bytes"] = cache.ZygoteBytes,
                 ["evictions"] = importCache?.Evictions ?? 0,

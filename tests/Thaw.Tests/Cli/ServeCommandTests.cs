@@ -92,6 +92,13 @@ public sealed class ServeCommandTests : IDisposable
             int held = pool["live"]!.GetValue<int>(); // idle, lent and waiting to be recycled
             fds -= name.StartsWith("cgroup", StringComparison.Ordinal) ? held * hierarchies : name.StartsWith("netns", StringComparison.Ordinal) ? held * 2 : 0;
         }
+        // Each parked child's socket: how many the zygotes keep follows demand.
+        var zygotes = stats["zygotes"]!;
+        fds -= zygotes["parked"]!.GetValue<int>();
+        foreach (var node in zygotes["nodes"]!.AsArray())
+        {
+            fds -= node!["parked"]!.GetValue<int>();
+        }
         return fds;
     }
 
