@@ -139,6 +139,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             // attaches into a copy of the zygote's small namespace (not thawd's large one); without,
             // the dir to chroot into.
             sent.Add(_options.MountNamespace ? ("tree", Mounts.CloneTree(root.Path), true) : ("root", FileDescriptors.OpenDirectory(root.Path), true));
+            root.OnlyCloned = _options.MountNamespace;
             sent.Add(("netns", netns.Fd, false));
             if (spec.Stdin is null)
                 sent.Add(("stdin", _devNull, false));

@@ -242,35 +242,6 @@ static char *read_own_maps(int proc) {
     return buf;
 }
 
-long thaw_prefault(int proc) {
-    char *buf = read_own_maps(proc);
-    if (buf == NULL)
-        return -errno;
-    long pages = 0;
-    long page = sysconf(_SC_PAGESIZE);
-    for (char *line = buf; line && *line; ) {
-        char *next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        unsigned long lo, hi, offset, inode;
-        char perms[5], dev[16];
-        int path_at = 0;
-        if (sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &lo, &hi, perms, &offset, dev, &inode, &path_at) >= 6) {
-            const char *path = path_at ? line + path_at : "";
-            int special = strncmp(path, "[v", 2) == 0; /* [vvar], [vdso], [vsyscall]: the kernel's */
-            int writable = perms[1] == 'w' && perms[3] == 'p';
-            if (perms[0] == 'r' && !special && (writable || perms[3] == 'p'))
-                for (unsigned long p = lo; p < hi; p += (unsigned long)page, pages++) {
-                    volatile char *c = (volatile char *)p;
-                    char v = *c;  /* read: maps the page (fork copies no page tables of file mappings) */
-                    if (writable)
-                        *c = v;   /* write: takes the copy-on-write fault */
-                }
-        }
-        line = next;
-    }
-    return pages;
-}
-
 /* thaw_prefault with a profile: only the pages a sandbox of this zygote was seen to make its own
    (ranges of [address, pages] pairs, sorted, learned by thawd from a served sandbox's pagemap), and
    only where this process has a private writable mapping now. Touching every private page instead

@@ -699,12 +699,11 @@ class Zygote:
             config = {"morula": True, "socket_fd": fd, "status_fd": status_w, "native": NATIVE_PATH if self.native else None, **self.fresh}
             os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
-        if self.native is not None and self.prefault and PROC_FD >= 0:
-            if self.touch_ranges is not None:
-                address, _ = self.touch_ranges.buffer_info()
-                self.native.thaw_prefault_ranges(PROC_FD, address, len(self.touch_ranges) // 2)
-            else:
-                self.native.thaw_prefault(PROC_FD)
+        # Until thawd learned what sandboxes touch, nothing: a sandbox from a child that copied the
+        # whole heap would show thawd every page as its own.
+        if self.native is not None and self.prefault and PROC_FD >= 0 and self.touch_ranges is not None:
+            address, _ = self.touch_ranges.buffer_info()
+            self.native.thaw_prefault_ranges(PROC_FD, address, len(self.touch_ranges) // 2)
         await_claim(sock, self.native, status_w)
 
     def fork_zygote(self, req, fds):
@@ -901,8 +900,6 @@ def load_native(path):
     native.thaw_enter.restype = ctypes.c_int
     native.thaw_init.argtypes = []
     native.thaw_init.restype = ctypes.c_int
-    native.thaw_prefault.argtypes = [ctypes.c_int]
-    native.thaw_prefault.restype = ctypes.c_long
     native.thaw_prefault_ranges.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_long]
     native.thaw_prefault_ranges.restype = ctypes.c_long
     return native

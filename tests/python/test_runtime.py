@@ -266,13 +266,22 @@ class ParkedChildTests(unittest.TestCase):
             self.skipTest("no memory cgroup controller to charge to")
         os.mkdir(cgroup)
         self.addCleanup(os.rmdir, cgroup)
+        # A zygote that parks only once told what to pre-fault: its whole heap, as a touch profile.
+        self.z.close()
+        self.z = ZygoteClient(build_native(self.build_dir), "fork", parked=0)
+        self.z.send({"op": "hello", "version": 3})
+        self.z.wait_for("hello", None)
+        heap = next(line.split()[0] for line in open(f"/proc/{self.z.proc.pid}/maps") if line.rstrip().endswith("[heap]"))
+        lo, hi = (int(x, 16) for x in heap.split("-"))
+        self.z.send({"op": "profile", "ranges": [[lo, (hi - lo) // os.sysconf("SC_PAGE_SIZE")]]})
+        self.z.send({"op": "park", "target": 1})
         pid, sock = self.z.wait_parked(join=False)
         time.sleep(0.2)  # were anything copied before the join, it would be the zygote's by now
         procs = os.open(os.path.join(cgroup, "cgroup.procs"), os.O_WRONLY)
         socket.send_fds(sock, [b'{"op":"join"}'], [procs])
         os.close(procs)
         deadline = time.monotonic() + 10
-        # The bare runtime's pre-faults copy megabytes; the joined cgroup holds them.
+        # Its pre-faults copy megabytes of the zygote's heap; the joined cgroup holds them.
         while int(open(os.path.join(cgroup, usage)).read()) < 2 << 20:
             self.assertLess(time.monotonic(), deadline, "the parked child's pre-faults were not charged to its cgroup")
             time.sleep(0.02)

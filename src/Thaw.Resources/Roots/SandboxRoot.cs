@@ -38,6 +38,13 @@ public sealed class SandboxRoot
     /// <summary>The code dir bound at /handler while claimed; null while pooled.</summary>
     public string? CodeDir { get; internal set; }
 
+    /// <summary>
+    /// The sandbox that held it got only a detached clone of its mount tree (open_tree), attached in
+    /// a mount namespace of its own: nothing it mounted or unmounted can have reached these mounts
+    /// (they are private, so no propagation either), and the recycle skips checking them.
+    /// </summary>
+    public bool OnlyCloned { get; set; }
+
     public override string ToString() => Path;
 
     private string Combine(string name) => System.IO.Path.Combine(Path, name);

@@ -37,9 +37,9 @@ public sealed class ZygoteOptions
     internal ParkPolicy ParkPolicy => Parked == 0 ? ParkPolicy.Fixed(0) : new ParkPolicy(Parked, Math.Max(Parked, MaxParked), ParkMemory);
 
     /// <summary>
-    /// Parked children take, while they wait, every fault their sandbox would take on first touch
-    /// (copy-on-write of private pages, mapping of file pages): about 110 ms of CPU per parked child
-    /// of a numpy+PIL zygote here, for a 2× faster cold start (docs/benchmarks.md). Off saves the CPU.
+    /// Parked children take, while they wait, the copy-on-write faults their sandbox would take: of
+    /// the pages the zygote's first sandboxes were seen to write after their first call (its touch
+    /// profile, read by thawd from their pagemap). Off saves that CPU and memory per parked child.
     /// </summary>
     public bool Prefault { get; set; } = true;
 

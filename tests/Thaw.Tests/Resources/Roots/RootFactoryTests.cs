@@ -43,6 +43,27 @@ public sealed class RootFactoryTests : IDisposable
     }
 
     [Fact]
+    public void A_root_whose_sandbox_saw_only_a_clone_is_recycled_without_listing_its_mounts_once()
+    {
+        var factory = NewFactory();
+        var root = factory.Create();
+        try
+        {
+            // What a sandbox does in its clone cannot reach here; an extra mount can only be thawd's
+            // own (as here), which the flag tells the recycle not to look for, this once.
+            Mounts.Tmpfs(root.ProcDir, 1 << 20, (UnixFileMode)0b111_101_101);
+            root.OnlyCloned = true;
+            Assert.True(factory.TryRecycle(root));
+            Assert.False(root.OnlyCloned);
+            Assert.False(factory.TryRecycle(root));
+        }
+        finally
+        {
+            factory.Destroy(root);
+        }
+    }
+
+    [Fact]
     public void TryRecycle_refuses_a_root_with_an_unexpected_mount_or_a_writable_base()
     {
         var factory = NewFactory();
