@@ -20,33 +20,37 @@ internal sealed class ParkDemand(ParkPolicy policy, Func<long>? clock = null)
 
     public ParkPolicy Policy => policy;
 
-    /// <summary>Counts one claim; returns the target now (it only rises here).</summary>
-    public int Claim()
+    /// <summary>Counts one claim; returns the target now (it only rises here). See <see cref="Target"/>.</summary>
+    public int Claim(long childBytes = 0)
     {
         lock (_lock)
         {
             Advance();
             _perSecond[(int)(_second % _perSecond.Length)]++;
-            return TargetLocked();
+            return TargetLocked(childBytes);
         }
     }
 
-    /// <summary>The target now, with seconds gone by forgotten.</summary>
-    public int Target()
+    /// <summary>
+    /// The target now, with seconds gone by forgotten; with <paramref name="childBytes"/> (what one
+    /// parked child holds, 0 if not known) no more than <see cref="ParkPolicy.MaxBytes"/> allows.
+    /// </summary>
+    public int Target(long childBytes = 0)
     {
         lock (_lock)
         {
             Advance();
-            return TargetLocked();
+            return TargetLocked(childBytes);
         }
     }
 
-    private int TargetLocked()
+    private int TargetLocked(long childBytes)
     {
         int peak = 0;
         foreach (int n in _perSecond)
             peak = Math.Max(peak, n);
-        return Math.Clamp(peak, policy.Min, Math.Max(policy.Min, policy.Max));
+        int target = Math.Clamp(peak, policy.Min, Math.Max(policy.Min, policy.Max));
+        return childBytes <= 0 ? target : (int)Math.Clamp(policy.MaxBytes / childBytes, policy.Min, target);
     }
 
     /// <summary>Clears the buckets of every second since the last call.</summary>
@@ -65,10 +69,11 @@ internal sealed class ParkDemand(ParkPolicy policy, Func<long>? clock = null)
 }
 
 /// <summary>
-/// Bounds of a zygote's parked children: at least <paramref name="Min"/>, at most <paramref name="Max"/>,
-/// sized by the claims of the last <paramref name="Memory"/>.
+/// Bounds of a zygote's parked children: at least <paramref name="Min"/>, at most <paramref name="Max"/>
+/// and, above the floor, no more than <paramref name="MaxBytes"/> of memory together, sized by the
+/// claims of the last <paramref name="Memory"/>.
 /// </summary>
-public sealed record ParkPolicy(int Min, int Max, TimeSpan Memory)
+public sealed record ParkPolicy(int Min, int Max, TimeSpan Memory, long MaxBytes = long.MaxValue)
 {
     /// <summary>Exactly <paramref name="n"/> parked children, whatever the demand.</summary>
     public static ParkPolicy Fixed(int n) => new(n, n, TimeSpan.FromSeconds(1));

@@ -225,6 +225,7 @@ public sealed partial class Zygote : IDisposable
                     for (ulong i = 0; i < pages && _touched.Count < MaxTouchPages; i++)
                         _touched.Add(start + i * page);
                 ranges = Ranges(_touched, page);
+                Connection.ChildBytes = _touched.Count * (long)page;
             }
             try
             {

@@ -149,7 +149,7 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
     {
         // Every fork claim counts, served or not: a burst larger than the stock raises the target
         // at once, and the zygote refills to it as soon as the burst leaves it idle.
-        if (_demand.Claim() > Volatile.Read(ref _parkTarget))
+        if (_demand.Claim(ChildBytes) > Volatile.Read(ref _parkTarget))
             Replan();
         lock (_parkedLock)
         {
@@ -232,6 +232,15 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
 
     private static readonly TimeSpan ReplanPeriod = TimeSpan.FromSeconds(2);
 
+    /// <summary>What one parked child holds once it pre-faulted (its zygote's touch profile); 0 while not known.</summary>
+    public long ChildBytes
+    {
+        get => Volatile.Read(ref _childBytes);
+        set => Volatile.Write(ref _childBytes, value);
+    }
+
+    private long _childBytes;
+
     /// <summary>The children the zygote keeps parked now (the target it was last told).</summary>
     public int ParkTarget => Volatile.Read(ref _parkTarget);
 
@@ -245,7 +254,7 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
         int target;
         lock (_replanLock)
         {
-            target = _demand.Target();
+            target = _demand.Target(ChildBytes);
             if (target == _parkTarget || _closed)
                 return;
             Volatile.Write(ref _parkTarget, target);

@@ -33,8 +33,15 @@ public sealed class ZygoteOptions
     /// <summary>How long a burst's size is remembered for the parked target.</summary>
     public TimeSpan ParkMemory { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// The most memory one zygote's parked children may hold together, above <see cref="Parked"/>: a
+    /// parked child holds the pages of its zygote's touch profile (about 3 MiB for the bare runtime),
+    /// charged to the cgroup it joined.
+    /// </summary>
+    public long MaxParkedBytes { get; set; } = 512L << 20;
+
     /// <summary>The parked-children bounds these options give.</summary>
-    internal ParkPolicy ParkPolicy => Parked == 0 ? ParkPolicy.Fixed(0) : new ParkPolicy(Parked, Math.Max(Parked, MaxParked), ParkMemory);
+    internal ParkPolicy ParkPolicy => Parked == 0 ? ParkPolicy.Fixed(0) : new ParkPolicy(Parked, Math.Max(Parked, MaxParked), ParkMemory, MaxParkedBytes);
 
     /// <summary>
     /// Parked children take, while they wait, the copy-on-write faults their sandbox would take: of
@@ -65,6 +72,8 @@ public sealed class ZygoteOptions
             throw new ArgumentException($"ZygoteOptions.Parked must be 0 to 64 (was {Parked})");
         if (MaxParked is < 0 or > 256)
             throw new ArgumentException($"ZygoteOptions.MaxParked must be 0 to 256 (was {MaxParked})");
+        if (MaxParkedBytes < 0)
+            throw new ArgumentException($"ZygoteOptions.MaxParkedBytes must not be negative (was {MaxParkedBytes})");
         if (ParkMemory <= TimeSpan.Zero || ParkMemory > TimeSpan.FromHours(1))
             throw new ArgumentException($"ZygoteOptions.ParkMemory must be more than 0 and at most 1h (was {ParkMemory})");
         if (StartTimeout <= TimeSpan.Zero)

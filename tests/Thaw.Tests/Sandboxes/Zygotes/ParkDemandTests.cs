@@ -58,4 +58,15 @@ public sealed class ParkDemandTests
         }
         Assert.Equal(2, demand.Target());
     }
+
+    [Fact]
+    public void Memory_caps_the_target_above_the_floor()
+    {
+        var demand = new ParkDemand(new ParkPolicy(2, 64, TimeSpan.FromSeconds(60), MaxBytes: 100 << 20), () => _now);
+        for (int i = 0; i < 50; i++)
+            demand.Claim();
+        Assert.Equal(50, demand.Target());                 // child size not known yet
+        Assert.Equal(25, demand.Target(childBytes: 4 << 20));
+        Assert.Equal(2, demand.Target(childBytes: 1L << 30)); // never below the floor
+    }
 }
