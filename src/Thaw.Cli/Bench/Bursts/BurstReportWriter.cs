@@ -28,6 +28,14 @@ internal static class BurstReportWriter
             console.Write(table);
             console.MarkupLine("flatness: p50 at N ÷ p50 at 1 of the same case and system (1× is flat). peer ÷ thaw: the peer's p50 ÷ Thaw's at the same N. "
                 + "handler p50: the handler's own time inside the call (thawd's Server-Timing).");
+            // Thaw's flatness beside the peer's, one line per case: the figure the table spreads over rows.
+            foreach (var byCase in bursts.GroupBy(r => r.Case))
+            {
+                var sizes = byCase.Select(r => r.Concurrency).Distinct().Order().ToList();
+                var systems = byCase.GroupBy(r => r.System).Select(g =>
+                    $"{g.Key} {string.Join(" / ", sizes.Select(n => X(g.FirstOrDefault(r => r.Concurrency == n)?.Flatness) is { Length: > 0 } x ? x : "-"))}");
+                console.MarkupLine(Markup.Escape($"{byCase.Key} flatness at N = {string.Join(" / ", sizes.Select(I))}: {string.Join("; ", systems)}"));
+            }
         }
         var sustained = report.Results.Where(r => r.DurationSeconds is not null).ToList();
         if (sustained.Count > 0)
