@@ -40,8 +40,10 @@ internal sealed class BurstBench(BurstBenchOptions options, IAnsiConsole console
     public async Task<BurstReport> RunAsync(CancellationToken token)
     {
         var started = DateTime.UtcNow;
-        if (Directory.Exists(_dir))
-            Directory.Delete(_dir, recursive: true);
+        // What an interrupted run left: thawd sweeps its own state dir at start (mounts included, so
+        // it is not deleted here); the functions' copies and the peer's bundles are plain files.
+        foreach (var leftover in new[] { "functions", "runc" }.Select(d => Path.Combine(_dir, d)).Where(Directory.Exists))
+            Directory.Delete(leftover, recursive: true);
         using var loggers = CliLogging.Create(LogLevel.Warning);
         var thawdOptions = new ThawdOptions { Listen = "127.0.0.1:0" };
         thawdOptions.Resources.Name = options.InstanceName;
@@ -99,13 +101,13 @@ internal sealed class BurstBench(BurstBenchOptions options, IAnsiConsole console
                 {
                     Thread.Sleep(100);
                     Load.Burst(10, _ => invoker.Invoke(BurstFunctions.ColdHello, BurstFunctions.HelloEvent));
-                    Load.Burst(10, _ => invoker.Invoke("image-resize", BurstFunctions.ImageEvent));
+                    Load.Burst(10, _ => invoker.Invoke(BurstFunctions.ImageResize, BurstFunctions.ImageEvent));
                 }, minRounds: 3));
 
             var runs = new BurstRuns(options, console);
             if (options.Cases.Contains(BurstCases.ImageResize))
                 _rows.AddRange(runs.Bursts(BurstCases.ImageResize,
-                    _ => new BurstRuns.Prepared(_ => invoker.Invoke("image-resize", BurstFunctions.ImageEvent)),
+                    _ => new BurstRuns.Prepared(_ => invoker.Invoke(BurstFunctions.ImageResize, BurstFunctions.ImageEvent)),
                     peer is null ? null : i => PeerCall(peer, functions.ImagePeer, i)));
             if (options.Cases.Contains(BurstCases.DistinctHello))
                 _rows.AddRange(runs.Bursts(BurstCases.DistinctHello,

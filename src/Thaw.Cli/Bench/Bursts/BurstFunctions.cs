@@ -15,6 +15,9 @@ internal sealed class BurstFunctions
 
     public static readonly byte[] HelloEvent = """{"name":"bench"}"""u8.ToArray();
 
+    /// <summary>The deployed name of image-resize (thaw.toml's own).</summary>
+    public const string ImageResize = "image-resize";
+
     /// <summary>The deployed name of the sustained case's hello (keep_alive = 0s).</summary>
     public const string ColdHello = "hello-cold";
 

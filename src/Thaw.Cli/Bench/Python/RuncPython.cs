@@ -9,8 +9,8 @@ namespace Thaw.Cli.Bench.Python;
 /// host's /usr, /lib*, /bin and /etc read-only (the same interpreter and packages Thaw's sandboxes
 /// use) and the function at /handler; runc's default namespaces and cgroups. Timed from `runc run`
 /// to its exit, after the reply was printed. Each function has a bundle per slot, and each slot its
-/// own cgroup, so that many containers of one function can run at once (runc refuses to start a
-/// container into a cgroup that holds another's processes).
+/// own cgroup, so that containers of one function running at once never share one (runc treats a
+/// container's cgroup as that container's own and destroys it when the container ends).
 /// </summary>
 internal sealed class RuncPython : IDisposable
 {
