@@ -15,6 +15,43 @@ internal static class BenchCommand
         command.Subcommands.Add(Startup());
         command.Subcommands.Add(Python());
         command.Subcommands.Add(Http());
+        command.Subcommands.Add(BurstCommand());
+        return command;
+    }
+
+    private static Command BurstCommand()
+    {
+        var concurrency = new Option<string>("--concurrency", "-c") { Description = "Burst sizes N: that many calls released at once, comma-separated.", DefaultValueFactory = _ => "1,10,20,50" };
+        var cases = new Option<string>("--cases") { Description = "Which cases, comma-separated: image-resize (N cold calls to one PIL+numpy function, keep_alive = 0s), distinct-hello (first calls to N hello functions deployed just before), sustained-hello (closed-loop cold starts per second).", DefaultValueFactory = _ => string.Join(',', Bench.Bursts.BurstCases.All) };
+        var bursts = new Option<int>("--bursts") { Description = "Bursts measured per case and N, each system (one warm-up burst more, not counted).", DefaultValueFactory = _ => 5 };
+        var idle = new Option<string>("--idle") { Description = "Idle pause before every burst (production cold starts follow idle; 1.5s, 500ms).", DefaultValueFactory = _ => "1.5s" };
+        var clients = new Option<int>("--clients") { Description = "Closed-loop clients of the sustained case.", DefaultValueFactory = _ => 16 };
+        var duration = new Option<string>("--duration") { Description = "How long the sustained case runs, per system (20s, 1m).", DefaultValueFactory = _ => "20s" };
+        var baseline = new Option<string>("--baseline") { Description = "runc (a fresh python3 per call in a runc container, the same handler and N; installed from Debian if missing) or none.", DefaultValueFactory = _ => "runc" };
+        var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"case\",\"system\",\"concurrency\",\"p50_ms\",\"p99_ms\",\"wall_ms\",\"non_200\",\"flatness\",\"peer_ratio\",\"starts_per_second\",...}],\"targets\":[...]} to this file." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Draw p50 per burst size, per case and system, to this .png or .svg file." };
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the bench's thawd, functions and runc peer keep their state.", DefaultValueFactory = _ => "/var/lib/thaw" };
+        var command = new Command("burst", "Python cold starts under concurrency, end to end over loopback HTTP against a real thawd, beside a fresh python3 per call in runc at the same N: "
+            + "N calls released at once after an idle pause, several bursts per N (p50, p99, wall, non-200s, flatness = p50 at N ÷ p50 at 1, peer ÷ thaw); "
+            + "then sustained cold starts per second from clients in a closed loop. Prints the targets with met / not met.")
+        {
+            concurrency, cases, bursts, idle, clients, duration, baseline, json, plot, stateDir,
+        };
+        command.SetAction(async (parse, token) =>
+        {
+            string peer = parse.GetValue(baseline)!;
+            if (peer is not ("runc" or "none"))
+                throw new ArgumentException($"--baseline: '{peer}' is not runc or none");
+            var options = new Bench.Bursts.BurstBenchOptions(ParseConcurrency(parse.GetValue(concurrency)!), Bench.Bursts.BurstCases.Parse(parse.GetValue(cases)!),
+                parse.GetValue(bursts), Thaw.Runtimes.Units.ParseDuration(parse.GetValue(idle)!, allowZero: true), parse.GetValue(clients),
+                Thaw.Runtimes.Units.ParseDuration(parse.GetValue(duration)!), peer == "runc", parse.GetValue(stateDir)!);
+            if (options.Bursts < 1 || options.SustainedClients < 1)
+                throw new ArgumentException("--bursts and --clients must be at least 1");
+            var report = await new Bench.Bursts.BurstBench(options, AnsiConsole.Console).RunAsync(token);
+            Bench.Bursts.BurstReportWriter.Print(report, AnsiConsole.Console);
+            WriteFiles(parse.GetValue(json), f => Bench.Bursts.BurstReportWriter.WriteJson(report, f), parse.GetValue(plot), f => Bench.Bursts.BurstReportWriter.WritePlot(report, f));
+            return 0;
+        });
         return command;
     }
 

@@ -6,9 +6,15 @@ internal sealed record BenchFunction(string Name, string Dir, IReadOnlyList<stri
     /// <summary>Its installed packages' dirs inside a sandbox (/packages/NAME-VERSION), once installed.</summary>
     public IReadOnlyList<string> PackagePaths { get; set; } = [];
 
+    /// <summary>The handler's module (at /handler): f.py, OpenLambda's style, unless the function says otherwise.</summary>
+    public string Module { get; init; } = "f";
+
+    /// <summary>The Python expression that calls the handler once, with the module imported.</summary>
+    public string Call { get; init; } = "f.f(None)";
+
     /// <summary>What every peer runs in a fresh interpreter: the function's module, its handler once, the reply printed.</summary>
     public string FreshInterpreterMain =>
-        $"import sys; sys.path[:0] = ['/handler', {string.Concat(PackagePaths.Select(p => $"'{p}', "))}'/usr/lib/python3/dist-packages']; import json, f; print(json.dumps(f.f(None)))";
+        $"import sys; sys.path[:0] = ['/handler', {string.Concat(PackagePaths.Select(p => $"'{p}', "))}'/usr/lib/python3/dist-packages']; import json, {Module}; print(json.dumps({Call}))";
 }
 
 /// <summary>

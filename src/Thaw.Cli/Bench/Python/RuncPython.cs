@@ -8,7 +8,9 @@ namespace Thaw.Cli.Bench.Python;
 /// The usual platform: a fresh python3 in a runc container per call. The container's root holds the
 /// host's /usr, /lib*, /bin and /etc read-only (the same interpreter and packages Thaw's sandboxes
 /// use) and the function at /handler; runc's default namespaces and cgroups. Timed from `runc run`
-/// to its exit, after the reply was printed.
+/// to its exit, after the reply was printed. Each function has a bundle per slot, and each slot its
+/// own cgroup, so that containers of one function running at once never share one (runc treats a
+/// container's cgroup as that container's own and destroys it when the container ends).
 /// </summary>
 internal sealed class RuncPython : IDisposable
 {
@@ -19,8 +21,14 @@ internal sealed class RuncPython : IDisposable
     private readonly string _state;
     private long _next;
 
-    public RuncPython(string dir, IEnumerable<BenchFunction> functions, string packages, Action<string> say)
+    /// <param name="dir">The peer's bundles, rootfs and runc state (removed at the end).</param>
+    /// <param name="functions">The functions it runs, each a bundle per slot.</param>
+    /// <param name="packages">The install cache to bind at /packages, as Thaw's sandboxes see it, or null.</param>
+    /// <param name="say">Where notes go (installing runc).</param>
+    /// <param name="slots">How many containers of one function may run at once (burst size).</param>
+    public RuncPython(string dir, IEnumerable<BenchFunction> functions, string? packages, Action<string> say, int slots = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         _runc = PeerCommands.Require("runc", "runc", say);
         _dir = dir;
         _state = Path.Combine(dir, "state");
@@ -50,21 +58,30 @@ internal sealed class RuncPython : IDisposable
             foreach (var sub in HostDirs.Where(d => Directory.Exists("/" + d) && !IsSymlink("/" + d)))
                 mounts.Add(Bind("/" + sub, "/" + sub));
             mounts.Add(Bind(function.Dir, "/handler"));
-            mounts.Add(Bind(packages, "/packages")); // the install cache, as Thaw's sandboxes see it
-            spec["linux"]!["cgroupsPath"] = $"/{CgroupParent}/{function.Name}";
-            string bundle = Path.Combine(dir, "b-" + function.Name);
-            Directory.CreateDirectory(bundle);
-            File.WriteAllText(Path.Combine(bundle, "config.json"), spec.ToJsonString());
+            if (packages is not null)
+                mounts.Add(Bind(packages, "/packages")); // the install cache, as Thaw's sandboxes see it
+            for (int slot = 0; slot < slots; slot++)
+            {
+                spec["linux"]!["cgroupsPath"] = $"/{CgroupParent}/{function.Name}-{I(slot)}";
+                string bundle = Bundle(function, slot);
+                Directory.CreateDirectory(bundle);
+                File.WriteAllText(Path.Combine(bundle, "config.json"), spec.ToJsonString());
+            }
         }
     }
 
     public string Mode => "runc-python";
 
-    public double ColdStart(BenchFunction function)
+    /// <summary>One fresh interpreter in a new container, to its exit; thread-safe for distinct slots.</summary>
+    public double ColdStart(BenchFunction function, int slot = 0)
     {
-        string id = "thawbench-py-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
-        return PeerCommands.Time(_runc, ["--root", _state, "run", "--bundle", Path.Combine(_dir, "b-" + function.Name), id]);
+        string id = "thawbench-py-" + I(Interlocked.Increment(ref _next));
+        return PeerCommands.Time(_runc, ["--root", _state, "run", "--bundle", Bundle(function, slot), id]);
     }
+
+    private string Bundle(BenchFunction function, int slot) => Path.Combine(_dir, $"b-{function.Name}-{I(slot)}");
+
+    private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static JsonObject Bind(string source, string destination) => new()
     {
