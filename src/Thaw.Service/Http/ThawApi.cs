@@ -15,8 +15,9 @@ namespace Thaw.Service.Http;
 /// </summary>
 internal static partial class ThawApi
 {
-    public static void Map(IEndpointRouteBuilder app, Thawd thawd)
+    public static void Map(WebApplication app, Thawd thawd)
     {
+        ErrorBodies.Use(app);
         app.MapGet("/healthz", (HttpContext http) => Replies.WriteAsync(http, 200, Replies.Health(thawd)));
         app.MapGet("/metrics", async (HttpContext http) =>
         {
@@ -86,7 +87,7 @@ internal static partial class ThawApi
         }
     }
 
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(EventId = 900, Level = LogLevel.Error, Message = "{Method} {Path} failed")]
         public static partial void Failed(ILogger logger, string method, string path, Exception error);
