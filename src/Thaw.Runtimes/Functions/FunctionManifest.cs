@@ -73,6 +73,9 @@ public sealed partial record FunctionManifest
 
     public const long MinMemoryBytes = 16L << 20;
 
+    /// <summary>Every key thaw.toml may hold (docs/thaw-toml.md describes each).</summary>
+    public static IReadOnlyCollection<string> KnownKeys => Keys;
+
     private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "init_timeout", "concurrency", "environment", "packages", "isolation", "keep_alive"];
 
 

@@ -143,6 +143,22 @@ public sealed class FunctionManifestTests
     }
 
     [Fact]
+    public void The_reference_describes_every_key_and_its_examples_parse()
+    {
+        string? doc = null;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null && doc is null; dir = dir.Parent)
+            doc = File.Exists(Path.Combine(dir.FullName, "docs", "thaw-toml.md")) ? Path.Combine(dir.FullName, "docs", "thaw-toml.md") : null;
+        Assert.True(doc is not null, "docs/thaw-toml.md not found above " + AppContext.BaseDirectory);
+        string text = File.ReadAllText(doc);
+        foreach (var key in FunctionManifest.KnownKeys)
+            Assert.Contains($"| `{key}` |", text, StringComparison.Ordinal);
+        var examples = System.Text.RegularExpressions.Regex.Matches(text, "```toml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.True(examples.Count >= 2);
+        foreach (System.Text.RegularExpressions.Match example in examples.Where(e => e.Groups[1].Value.Contains("name =", StringComparison.Ordinal)))
+            Assert.NotNull(FunctionManifest.Parse(example.Groups[1].Value));
+    }
+
+    [Fact]
     public void A_requirements_txt_joins_the_manifests_packages_and_pip_options_are_refused()
     {
         string dir = Support.TestInstance.NewTempDir("thaw-test-fn-");
