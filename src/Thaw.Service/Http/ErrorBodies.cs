@@ -1,32 +1,28 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Thaw.Service.Http;
 
 /// <summary>
-/// The JSON body of error replies no endpoint wrote: ASP.NET Core's routing answers an unknown route
-/// with an empty 404 and a known route with another method with an empty 405, and an exception that
-/// escaped an endpoint would be an empty 500. docs/api.md promises <c>{"error", "code"}</c> for every
-/// error. (Requests Kestrel refuses before any endpoint runs — a malformed request line, headers over
-/// its limits — get Kestrel's own empty reply and a closed connection: no application code sees them.)
+/// The JSON body of the error replies no endpoint of thawd's writes: ASP.NET Core's routing answers an
+/// unknown route with an empty 404 and a known route with another method with an empty 405 (from an
+/// endpoint of its own, not a route's). docs/api.md promises <c>{"error", "code"}</c> for every error.
+/// A request routed to one of thawd's endpoints passes straight through, with no wrapper on the warm
+/// path; those endpoints turn their own failures into JSON (<see cref="ThawApi"/>'s Guarded). Requests
+/// Kestrel refuses before any endpoint runs (a malformed request line, headers over its limits) get
+/// Kestrel's own empty reply and a closed connection: no application code sees them.
 /// </summary>
 internal static class ErrorBodies
 {
-    public static void Use(IApplicationBuilder app) => app.Use(async (http, next) =>
+    public static void Use(IApplicationBuilder app) => app.Use(next => http =>
+        http.GetEndpoint() is RouteEndpoint ? next(http) : NotRoutedAsync(http, next));
+
+    private static async Task NotRoutedAsync(HttpContext http, RequestDelegate next)
     {
-        try
-        {
-            await next(http).ConfigureAwait(false);
-        }
-        catch (Exception e) when (!http.Response.HasStarted && e is not OperationCanceledException)
-        {
-            ThawApi.Log.Failed(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("thawd.api"), http.Request.Method, http.Request.Path, e);
-            await Replies.ErrorAsync(http, 500, "internal", $"thawd failed: {e.Message}").ConfigureAwait(false);
-            return;
-        }
+        await next(http).ConfigureAwait(false);
         var response = http.Response;
         if (response.StatusCode < 400 || response.HasStarted || response.ContentType is not null || response.ContentLength is > 0)
             return;
@@ -39,5 +35,5 @@ internal static class ErrorBodies
                 $"{status.ToString(CultureInfo.InvariantCulture)} {ReasonPhrases.GetReasonPhrase(status)}"),
         };
         await Replies.ErrorAsync(http, response.StatusCode, code, message).ConfigureAwait(false);
-    });
+    }
 }
