@@ -103,23 +103,9 @@ public sealed partial record FunctionManifest
     {
         if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
             bytes = bytes[3..];
-        if (System.Text.Unicode.Utf8.IsValid(bytes))
-            return Encoding.UTF8.GetString(bytes);
-        int bad = FirstInvalid(bytes);
-        // Where it is as an editor shows it: line and character, counted over the text before it.
-        string before = Encoding.UTF8.GetString(bytes[..bad]);
-        int line = before.Count(c => c == '\n') + 1;
-        int column = before.Length - (before.LastIndexOf('\n') + 1) + 1;
-        throw new ManifestException($"{what} is not valid UTF-8: line {line}, column {column} (byte 0x{bytes[bad]:X2}); save it as UTF-8");
-    }
-
-    /// <summary>The offset of the first byte that does not decode as UTF-8.</summary>
-    private static int FirstInvalid(ReadOnlySpan<byte> bytes)
-    {
-        int offset = 0;
-        while (offset < bytes.Length && Rune.DecodeFromUtf8(bytes[offset..], out _, out int used) == System.Buffers.OperationStatus.Done)
-            offset += used;
-        return offset;
+        if (Utf8Text.FindInvalid(bytes) is { } where)
+            throw new ManifestException($"{what} is not valid UTF-8: {where}; save it as UTF-8");
+        return Encoding.UTF8.GetString(bytes);
     }
 
     /// <summary>

@@ -114,7 +114,7 @@ public sealed class FunctionManifestTests
             byte[] bytes = [.. "name = \"x\"\nhandler = \"ma"u8, 0xFF, 0xFE, .. "in.f\"\n"u8];
             File.WriteAllBytes(Path.Combine(dir, "thaw.toml"), bytes);
             string message = Assert.Throws<ManifestException>(() => FunctionManifest.Load(dir)).Message;
-            Assert.Contains("thaw.toml is not valid UTF-8: line 2, column 14 (byte 0xFF)", message, StringComparison.Ordinal);
+            Assert.Contains("thaw.toml is not valid UTF-8: line 2, column 14 (byte 0xFF at offset 24)", message, StringComparison.Ordinal);
             Assert.DoesNotContain("surrogate", message, StringComparison.OrdinalIgnoreCase);
 
             File.WriteAllBytes(Path.Combine(dir, "thaw.toml"), [0xEF, 0xBB, 0xBF, .. "name = \"x\"\n"u8]); // a BOM is fine
