@@ -255,7 +255,10 @@ public sealed class PythonRuntime : IAsyncDisposable
             }
             using var _ = ready;
             if (ready is null)
-                throw await StoppedBeforeReadyAsync(function, sandbox).ConfigureAwait(false);
+            {
+                var exit = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);
+                throw await StoppedBeforeReadyAsync(function, sandbox, exit).ConfigureAwait(false);
+            }
             var root = ready.RootElement;
             if (root.GetProperty("op").GetString() != "ready")
             {
@@ -305,9 +308,8 @@ public sealed class PythonRuntime : IAsyncDisposable
     /// doing: phase "exit", with the end of its stderr. A SIGKILL it did not earn, or a sandbox that never
     /// ran, is Thaw's side: phase "sandbox".
     /// </summary>
-    private async Task<FunctionStartException> StoppedBeforeReadyAsync(FunctionManifest function, Sandbox sandbox)
+    private static async Task<FunctionStartException> StoppedBeforeReadyAsync(FunctionManifest function, Sandbox sandbox, SandboxExit exit)
     {
-        var exit = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);
         bool functions = exit.Error is null && (exit.ExitCode is not null || exit.OomKilled || exit.Signal is not (null or 9));
         if (!functions)
             return new FunctionStartException("sandbox", $"function '{function.Name}': its sandbox stopped before the handler loaded ({exit})");
