@@ -16,8 +16,10 @@ public static class Units
             multiplier = suffix switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, 'T' => 1L << 40, _ => 0 };
             t = multiplier == 0 ? t : unit[..^1];
         }
-        if (multiplier == 0 || !double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value <= 0)
+        if (multiplier == 0 || !double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
             throw new ArgumentException($"'{text}' is not a size (examples: 64M, 1G, 512K)");
+        if (value <= 0)
+            throw new ArgumentException($"'{text}' is not allowed here: a size must be more than 0 (e.g. 64M, 1G)");
         return (long)(value * multiplier);
     }
 
@@ -36,8 +38,32 @@ public static class Units
             _ when t.EndsWith('h') => (t[..^1], 3600),
             _ => (t, 1),
         };
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0 || (value == 0 && !allowZero))
-            throw new ArgumentException($"'{text}' is not a duration (examples: 5s, 250ms, 2m)");
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value)
+            || value * seconds > TimeSpan.MaxValue.TotalSeconds)
+            throw new ArgumentException($"'{text}' is not a duration (examples: 5s, 250ms, 2m, 1h; a bare number is seconds)");
+        if (value < 0 || (value == 0 && !allowZero))
+            throw new ArgumentException($"'{text}' is not allowed here: it must be {(allowZero ? "0s or more" : "more than 0s")} (e.g. 5s, 250ms, 2m)");
         return TimeSpan.FromSeconds(value * seconds);
+    }
+
+    /// <summary>
+    /// A duration as people write it and <see cref="ParseDuration"/> reads it back: the largest unit
+    /// that keeps it whole ("100h", "15m", "30s", "250ms"), else seconds with up to three decimals ("1.5s").
+    /// </summary>
+    public static string FormatDuration(TimeSpan duration)
+    {
+        if (duration == TimeSpan.Zero)
+            return "0s";
+        long ms = (long)Math.Round(duration.TotalMilliseconds);
+        string Whole(long n, string unit) => n.ToString(CultureInfo.InvariantCulture) + unit;
+        return ms switch
+        {
+            0 => duration.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture) + "ms",
+            _ when ms % 3_600_000 == 0 => Whole(ms / 3_600_000, "h"),
+            _ when ms % 60_000 == 0 => Whole(ms / 60_000, "m"),
+            _ when ms % 1000 == 0 => Whole(ms / 1000, "s"),
+            < 1000 and > -1000 => Whole(ms, "ms"),
+            _ => (ms / 1000.0).ToString("0.###", CultureInfo.InvariantCulture) + "s",
+        };
     }
 }

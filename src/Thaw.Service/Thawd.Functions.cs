@@ -13,6 +13,7 @@ public sealed partial class Thawd
         var swept = Code.Sweep(records.Select(r => (r.Name, r.Version)));
         if (swept.Count > 0)
             Log.SweptCode(_logger, swept.Count);
+        SweepLogs(records.Select(r => r.Name));
         var zygotes = new List<IReadOnlyList<string>>();
         foreach (var record in records)
         {
@@ -44,6 +45,17 @@ public sealed partial class Thawd
                     Log.SeedFailed(_logger, e.Message);
                 }
             });
+    }
+
+    /// <summary>Log files of functions the registry does not name (removed while thawd died, a refused first deploy) go.</summary>
+    private void SweepLogs(IEnumerable<string> registered)
+    {
+        var keep = registered.Select(Options.LogPath).ToHashSet(StringComparer.Ordinal);
+        if (!Directory.Exists(Options.LogDir))
+            return;
+        foreach (var file in Directory.EnumerateFiles(Options.LogDir, "*.log"))
+            if (!keep.Contains(file))
+                FunctionLog.DeleteFiles(file);
     }
 
     /// <summary>An older version's code goes once no sandbox of it is left (they drain after a redeploy).</summary>
@@ -84,7 +96,7 @@ public sealed partial class Thawd
             lock (_retired)
                 _retired.RemoveAll(r => r.Name == name);
             Code.RemoveAll(name);
-            _logs.TryRemove(name, out _);
+            RemoveLog(name);
             return (true, sandboxes);
         }
         finally

@@ -48,8 +48,8 @@ public sealed partial class Thawd
             await Cache.RemoveAsync(WarmUpFunction).ConfigureAwait(false);
             await Cache.RemoveAsync(WarmUpExecFunction).ConfigureAwait(false);
             Python.ImportCache?.Forget(WarmUpFunction);
-            _logs.TryRemove(WarmUpFunction, out _);
-            _logs.TryRemove(WarmUpExecFunction, out _);
+            RemoveLog(WarmUpFunction);
+            RemoveLog(WarmUpExecFunction);
             if (Directory.Exists(dir))
                 Directory.Delete(dir, recursive: true);
         }

@@ -108,10 +108,18 @@ public sealed partial class Thawd : IAsyncDisposable
         }
     }
 
-    /// <summary>The function's recent log (made on first use).</summary>
-    internal FunctionLog LogOf(string name) => _logs.GetOrAdd(name, _ => new FunctionLog(Options.FunctionLogBytes));
+    /// <summary>The function's recent log (made on first use, with what its file kept from before a restart).</summary>
+    internal FunctionLog LogOf(string name) => _logs.GetOrAdd(name, n => new FunctionLog(Options.FunctionLogBytes, Options.LogPath(n)));
 
     internal bool HasLog(string name) => _logs.ContainsKey(name);
+
+    /// <summary>Drops a function's log, in memory and on disk (loaded or not).</summary>
+    internal void RemoveLog(string name)
+    {
+        if (_logs.TryRemove(name, out var log))
+            log.Delete();
+        FunctionLog.DeleteFiles(Options.LogPath(name));
+    }
 
     /// <summary>The handler cache's way to start a sandbox: the Python runtime, its output into the function's log.</summary>
     private Task<PythonSandbox> StartSandboxAsync(Deployment deployment, ReadOnlyMemory<byte>? firstEvent) =>
@@ -181,6 +189,8 @@ public sealed partial class Thawd : IAsyncDisposable
             await Spawner.DisposeAsync().ConfigureAwait(false);
         Host?.Dispose();
         Registry?.Dispose();
+        foreach (var log in _logs.Values)
+            log.Dispose();
         if (Options.UnixSocket is { } socket && File.Exists(socket))
             File.Delete(socket);
         Log.Stopped(_logger);

@@ -33,7 +33,10 @@ public sealed class ThawdOptions
     /// <summary>The largest event an invoke accepts (AWS Lambda's synchronous limit is 6 MB).</summary>
     public long MaxEventBytes { get; set; } = 6L << 20;
 
-    /// <summary>How much recent log each function keeps.</summary>
+    /// <summary>
+    /// How much recent log each function keeps in memory; on disk (<see cref="LogDir"/>, so it
+    /// survives a restart) at most twice this: the current file and the one before.
+    /// </summary>
     public int FunctionLogBytes { get; set; } = 256 << 10;
 
     /// <summary>
@@ -60,6 +63,12 @@ public sealed class ThawdOptions
     public string CodeDir => Path.Combine(Resources.StateDir, "functions");
 
     public string InstallCacheDir => Path.Combine(Resources.StateDir, "packages");
+
+    /// <summary>Functions' logs: <c>NAME.log</c> and <c>NAME.log.1</c> each.</summary>
+    public string LogDir => Path.Combine(Resources.StateDir, "logs");
+
+    /// <summary>A function's log file (names are a-z, 0-9 and '-': safe as file names).</summary>
+    public string LogPath(string function) => Path.Combine(LogDir, function + ".log");
 
     /// <summary>Checks what thawd adds to the layers' own checks; throws one message naming every problem.</summary>
     public void Validate()

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Spectre.Console;
 using Thaw.Cli.Client;
+using Thaw.Runtimes;
 using static Thaw.Cli.Commands.ReplyText;
 
 namespace Thaw.Cli.Commands;
@@ -50,7 +50,7 @@ internal static class DeployCommand
             : $"[green]updated[/] {Markup.Escape(name)} to version {version}");
         void Line(string label, string value) => console.WriteLine($"  {label,-9} {value}");
         if (Runs(reply) is { } runs)
-            Line("runs", $"{runs} · {Count(reply["memory_mb"])} MiB · timeout {Number(reply["timeout_s"]).ToString(CultureInfo.InvariantCulture)} s · concurrency {Count(reply["concurrency"])}");
+            Line("runs", $"{runs} · {Count(reply["memory_mb"])} MiB · timeout {Units.FormatDuration(TimeSpan.FromSeconds(Number(reply["timeout_s"])))} · concurrency {Count(reply["concurrency"])}");
         Line("packages", List(reply["packages"]));
         if (Items(reply["installed"]).Any())
             Line("installed", List(reply["installed"]));

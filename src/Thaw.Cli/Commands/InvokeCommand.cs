@@ -78,6 +78,8 @@ internal static class InvokeCommand
         };
         if (bytes.Length == 0)
             return bytes;
+        if (Thaw.Runtimes.Utf8Text.FindInvalid(bytes) is { } where)
+            throw new ArgumentException($"the event ({source}) is not valid UTF-8: {where}");
         try
         {
             using var _ = JsonDocument.Parse(bytes);

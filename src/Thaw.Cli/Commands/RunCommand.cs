@@ -88,7 +88,7 @@ internal static class RunCommand
         }
         if (exit.TimedOut)
         {
-            Console.Error.WriteLine($"thaw: killed after its timeout of {spec.Timeout!.Value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s");
+            Console.Error.WriteLine($"thaw: killed after its timeout of {Units.FormatDuration(spec.Timeout!.Value)}");
             return TimedOutExitCode;
         }
         if (exit.OomKilled)

@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.RegularExpressions;
 using Tomlyn;
 using Tomlyn.Model;
+using Tomlyn.Parsing;
 
 namespace Thaw.Runtimes.Functions;
 
@@ -57,7 +59,25 @@ public sealed partial record FunctionManifest
     /// </summary>
     public TimeSpan? KeepAlive { get; init; }
 
-    private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "concurrency", "environment", "packages", "isolation", "keep_alive"];
+    /// <summary>
+    /// How long the handler module may take to import and run its init (a deploy's validation start
+    /// and every cold start); null takes the runtime's default, derived from <see cref="Timeout"/>.
+    /// </summary>
+    public TimeSpan? InitTimeout { get; init; }
+
+    /// <summary>The largest <see cref="Timeout"/> and <see cref="InitTimeout"/> (AWS Lambda's limit).</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(15);
+
+    /// <summary>The largest <see cref="KeepAlive"/>.</summary>
+    public static readonly TimeSpan MaxKeepAlive = TimeSpan.FromDays(1);
+
+    public const long MinMemoryBytes = 16L << 20;
+
+    /// <summary>Every key thaw.toml may hold (docs/thaw-toml.md describes each).</summary>
+    public static IReadOnlyCollection<string> KnownKeys => Keys;
+
+    private static readonly HashSet<string> Keys = ["name", "runtime", "handler", "command", "memory", "timeout", "init_timeout", "concurrency", "environment", "packages", "isolation", "keep_alive"];
+
 
     public const string RequirementsFileName = "requirements.txt";
 
@@ -70,9 +90,22 @@ public sealed partial record FunctionManifest
         string path = Path.Combine(functionDir, FileName);
         if (!File.Exists(path))
             throw new ManifestException($"{FileName} is missing from '{functionDir}' (a function is a directory with a {FileName} and its code)");
-        var manifest = Parse(File.ReadAllText(path));
+        var manifest = Parse(ReadUtf8(File.ReadAllBytes(path), FileName));
         string requirements = Path.Combine(functionDir, RequirementsFileName);
-        return File.Exists(requirements) ? manifest with { Packages = [.. manifest.Packages, .. ParseRequirements(File.ReadAllLines(requirements))] } : manifest;
+        return File.Exists(requirements) ? manifest with { Packages = [.. manifest.Packages, .. ParseRequirements(ReadUtf8(File.ReadAllBytes(requirements), RequirementsFileName).Split('\n'))] } : manifest;
+    }
+
+    /// <summary>
+    /// <paramref name="bytes"/> as text, or a <see cref="ManifestException"/> naming the line and column
+    /// of the first byte that is not UTF-8 (a BOM is allowed and dropped).
+    /// </summary>
+    public static string ReadUtf8(ReadOnlySpan<byte> bytes, string what)
+    {
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            bytes = bytes[3..];
+        if (Utf8Text.FindInvalid(bytes) is { } where)
+            throw new ManifestException($"{what} is not valid UTF-8: {where}; save it as UTF-8");
+        return Encoding.UTF8.GetString(bytes);
     }
 
     /// <summary>
@@ -105,6 +138,13 @@ public sealed partial record FunctionManifest
     /// <summary>Parses and validates a manifest; throws <see cref="ManifestException"/> naming every problem.</summary>
     public static FunctionManifest Parse(string toml)
     {
+        // The syntax tree first: it names every error by line, duplicate keys included (TOML forbids
+        // them; reading straight into a table keeps the last one silently).
+        var syntax = SyntaxParser.Parse(toml, FileName, validate: true);
+        if (syntax.HasErrors)
+            throw new ManifestException($"{FileName} is not valid TOML: " + string.Join("; ", syntax.Diagnostics
+                .Where(d => d.Kind == Tomlyn.Syntax.DiagnosticMessageKind.Error)
+                .Select(d => $"line {d.Span.Start.Line + 1}, column {d.Span.Start.Column + 1}: {d.Message}")));
         TomlTable table;
         try
         {
@@ -136,12 +176,16 @@ public sealed partial record FunctionManifest
         if (runtime == "exec" && command.Count == 0)
             problems.Add("the exec runtime needs 'command' (the program and its arguments)");
 
-        long memory = Parse(table, "memory", problems, Units.ParseBytes, 128L << 20);
-        if (memory < 16L << 20)
-            problems.Add($"memory {memory >> 20} MiB is below the 16 MiB a sandbox needs");
-        var timeout = Parse(table, "timeout", problems, t => Units.ParseDuration(t), TimeSpan.FromSeconds(30));
-        if (timeout > TimeSpan.FromMinutes(15))
-            problems.Add($"timeout {timeout} is over the 15 minute limit");
+        // A plain integer is MiB, as AWS SAM's MemorySize; a string has a unit.
+        long memory = Parse(table, "memory", problems, Units.ParseBytes, mib => checked(mib * (1L << 20)), 128L << 20);
+        if (memory < MinMemoryBytes)
+            problems.Add($"memory {memory >> 20} MiB is below the {MinMemoryBytes >> 20} MiB a sandbox needs");
+        var timeout = Parse(table, "timeout", problems, t => Units.ParseDuration(t), TimeSpan.FromSeconds, TimeSpan.FromSeconds(30));
+        if (timeout > MaxTimeout)
+            problems.Add($"timeout {Units.FormatDuration(timeout)} is over the {Units.FormatDuration(MaxTimeout)} limit");
+        TimeSpan? initTimeout = table.ContainsKey("init_timeout") ? Parse(table, "init_timeout", problems, t => Units.ParseDuration(t), TimeSpan.FromSeconds, MaxTimeout) : null;
+        if (initTimeout > MaxTimeout)
+            problems.Add($"init_timeout {Units.FormatDuration(initTimeout.Value)} is over the {Units.FormatDuration(MaxTimeout)} limit");
 
         long concurrency = Get<long?>(table, "concurrency", problems) ?? 8;
         if (concurrency is < 1 or > 1000)
@@ -172,9 +216,9 @@ public sealed partial record FunctionManifest
         if (isolation is not ("fork" or "fresh"))
             problems.Add($"isolation '{isolation}' must be fork (forked from a zygote) or fresh (Morula: fresh interpreters)");
 
-        TimeSpan? keepAlive = table.ContainsKey("keep_alive") ? Parse(table, "keep_alive", problems, t => Units.ParseDuration(t, allowZero: true), TimeSpan.Zero) : null;
-        if (keepAlive > TimeSpan.FromDays(1))
-            problems.Add($"keep_alive {keepAlive} is over the one day limit");
+        TimeSpan? keepAlive = table.ContainsKey("keep_alive") ? Parse(table, "keep_alive", problems, t => Units.ParseDuration(t, allowZero: true), TimeSpan.FromSeconds, TimeSpan.Zero, allowZero: true) : null;
+        if (keepAlive > MaxKeepAlive)
+            problems.Add($"keep_alive {Units.FormatDuration(keepAlive.Value)} is over the {Units.FormatDuration(MaxKeepAlive)} limit");
 
         if (problems.Count > 0)
             throw new ManifestException($"{FileName}: " + string.Join("; ", problems));
@@ -191,6 +235,7 @@ public sealed partial record FunctionManifest
             Packages = packages,
             Isolation = isolation == "fresh" ? FunctionIsolation.Fresh : FunctionIsolation.Fork,
             KeepAlive = keepAlive,
+            InitTimeout = initTimeout,
         };
     }
 
@@ -216,13 +261,22 @@ public sealed partial record FunctionManifest
         return [];
     }
 
-    private static T Parse<T>(TomlTable table, string key, List<string> problems, Func<string, T> parse, T fallback)
+    /// <summary>A size or duration: a string with its unit, or a plain integer in <paramref name="fromInteger"/>'s unit (MiB, seconds).</summary>
+    private static T Parse<T>(TomlTable table, string key, List<string> problems, Func<string, T> parse, Func<long, T> fromInteger, T fallback, bool allowZero = false)
     {
-        string? text = Get<string>(table, key, problems);
-        if (text is null)
+        if (!table.TryGetValue(key, out var value))
             return fallback;
-        try { return parse(text); }
-        catch (ArgumentException e)
+        try
+        {
+            return value switch
+            {
+                string text => parse(text),
+                long n when n > 0 || (n == 0 && allowZero) => fromInteger(n),
+                long n => throw new ArgumentException($"{n} is not allowed here: it must be {(allowZero ? "0 or more" : "more than 0")}"),
+                _ => throw new ArgumentException("must be a string with a unit (\"128M\", \"30s\") or a plain integer"),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
         {
             problems.Add($"'{key}': {e.Message}");
             return fallback;

@@ -230,7 +230,7 @@ public sealed class PythonRuntime : IAsyncDisposable
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
-            deadline.CancelAfter(_options.InitTimeout);
+            deadline.CancelAfter(InitTimeoutOf(function));
             if (first is not null)
             {
                 try
@@ -257,7 +257,7 @@ public sealed class PythonRuntime : IAsyncDisposable
             if (ready is null)
             {
                 var exit = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);
-                throw new FunctionStartException("sandbox", $"function '{function.Name}': its sandbox stopped before the handler loaded ({exit})");
+                throw await StoppedBeforeReadyAsync(function, sandbox, exit).ConfigureAwait(false);
             }
             var root = ready.RootElement;
             if (root.GetProperty("op").GetString() != "ready")
@@ -274,9 +274,54 @@ public sealed class PythonRuntime : IAsyncDisposable
         {
             await sandbox.DeleteAsync(_options.KillTimeout).ConfigureAwait(false);
             if (e is OperationCanceledException && !token.IsCancellationRequested)
-                throw new FunctionStartException("init", $"function '{function.Name}': the handler module did not load within {_options.InitTimeout.TotalSeconds:0.#} s", inner: e);
+                throw new FunctionStartException("init", $"function '{function.Name}': the handler module did not finish loading within {InitTimeoutText(function)}; its sandbox was killed", inner: e)
+                {
+                    InitTimeout = InitTimeoutOf(function),
+                };
             throw;
         }
+    }
+
+    /// <summary>
+    /// How long a start of <paramref name="function"/> may take to import its handler module and run
+    /// its init: its <c>init_timeout</c>, else its <c>timeout</c> within [<see cref="PythonRuntimeOptions.MinInitTimeout"/>,
+    /// <see cref="PythonRuntimeOptions.InitTimeout"/>] (a hung init holds a deploy or a cold start no longer than that).
+    /// </summary>
+    public TimeSpan InitTimeoutOf(FunctionManifest function) => function.InitTimeout
+        ?? TimeSpan.FromTicks(Math.Clamp(function.Timeout.Ticks, Math.Min(_options.MinInitTimeout.Ticks, _options.InitTimeout.Ticks), _options.InitTimeout.Ticks));
+
+    /// <summary>The init bound and where it came from, for people: "2s (its init_timeout)".</summary>
+    private string InitTimeoutText(FunctionManifest function)
+    {
+        string bound = Units.FormatDuration(InitTimeoutOf(function));
+        if (function.InitTimeout is not null)
+            return $"{bound} (its init_timeout)";
+        string timeout = Units.FormatDuration(function.Timeout);
+        return InitTimeoutOf(function) == function.Timeout
+            ? $"{bound} (its timeout; init_timeout sets another bound)"
+            : $"{bound} (its timeout of {timeout}, kept within {Units.FormatDuration(_options.MinInitTimeout)}-{Units.FormatDuration(_options.InitTimeout)}; init_timeout sets another bound)";
+    }
+
+    /// <summary>
+    /// Why a sandbox ended before its ready frame. An exit code (os._exit at import), an OOM
+    /// kill at the function's memory limit or a crash signal (a native extension) are the function's
+    /// doing: phase "exit", with the end of its stderr. A SIGKILL it did not earn, or a sandbox that never
+    /// ran, is Thaw's side: phase "sandbox".
+    /// </summary>
+    private static async Task<FunctionStartException> StoppedBeforeReadyAsync(FunctionManifest function, Sandbox sandbox, SandboxExit exit)
+    {
+        bool functions = exit.Error is null && (exit.ExitCode is not null || exit.OomKilled || exit.Signal is not (null or 9));
+        if (!functions)
+            return new FunctionStartException("sandbox", $"function '{function.Name}': its sandbox stopped before the handler loaded ({exit})");
+        // Its stderr is read as it comes; what is still in the socket arrives within moments of the exit.
+        try { await sandbox.Stderr.Completion.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false); }
+        catch (TimeoutException) { }
+        string stderr = sandbox.Stderr.ToString();
+        const int Tail = 4096;
+        string tail = stderr.Length > Tail ? "…" + stderr[^Tail..] : stderr;
+        string how = exit.OomKilled ? $"was killed by the OOM killer at its memory limit of {function.MemoryBytes >> 20} MiB"
+            : exit.ExitCode is int code ? $"exited with code {code}" : $"was killed by signal {exit.Signal}";
+        return new FunctionStartException("exit", $"function '{function.Name}': its process {how} while the handler module loaded (os._exit, or a crash in native code)", tail);
     }
 
     private JsonObject RuntimeConfig(FunctionManifest function, IReadOnlyList<string> packagePaths, int version) => new()

@@ -3,8 +3,18 @@ namespace Thaw.Runtimes.Python;
 /// <summary>How Python functions' sandboxes are started.</summary>
 public sealed class PythonRuntimeOptions
 {
-    /// <summary>How long a handler module may take to import and run its init.</summary>
+    /// <summary>
+    /// How long a handler module may take to import and run its init when its function sets no
+    /// <c>init_timeout</c>: the function's <c>timeout</c>, but at least <see cref="MinInitTimeout"/>
+    /// and at most this (also the bound on building a zygote).
+    /// </summary>
     public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The floor of the derived init bound: a function with a 1 s timeout may still take this long to
+    /// import its packages (a large import after idle on a busy node). AWS Lambda's init limit.
+    /// </summary>
+    public TimeSpan MinInitTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a stopped sandbox may take to exit by itself (its invoke socket closed) before it is killed.</summary>
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(1);

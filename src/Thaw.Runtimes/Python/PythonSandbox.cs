@@ -82,7 +82,7 @@ public sealed class PythonSandbox : IAsyncDisposable
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {
                 Sandbox.Kill();
-                throw new TimeoutException($"the handler did not return within {timeout.TotalSeconds:0.###} s; its sandbox was killed");
+                throw new TimeoutException($"the handler did not return within {Units.FormatDuration(timeout)}; its sandbox was killed");
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidDataException)
             {

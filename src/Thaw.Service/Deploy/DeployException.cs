@@ -6,7 +6,7 @@ public sealed class DeployException(int status, string code, string message, str
 {
     public int Status { get; } = status;
 
-    /// <summary>bad_name, bad_archive, too_large, bad_manifest, bad_packages, bad_handler, start_failed.</summary>
+    /// <summary>bad_name, bad_archive, too_large, bad_manifest, bad_packages, bad_handler, init_timeout, start_failed.</summary>
     public string Code { get; } = code;
 
     public string Traceback { get; } = traceback;

@@ -172,8 +172,8 @@ public sealed class Deployer(Thawd thawd)
         catch (FunctionStartException e)
         {
             cache?.Forget(deployment.Name);
-            bool ours = e.Phase is "sandbox";
-            throw new DeployException(ours ? 500 : 400, ours ? "start_failed" : "bad_handler", $"{e.Message} (phase: {e.Phase})", e.Traceback, e);
+            string code = e.InitTimeout is not null ? "init_timeout" : e.FunctionsFault ? "bad_handler" : "start_failed";
+            throw new DeployException(e.FunctionsFault ? 400 : 500, code, $"{e.Message} (phase: {e.Phase})", e.Traceback, e);
         }
         if (cache is null)
             return ("root", []);

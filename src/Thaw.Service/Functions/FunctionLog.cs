@@ -6,13 +6,27 @@ namespace Thaw.Service.Functions;
 /// <summary>
 /// A function's recent log: its sandboxes' stdout and stderr, line by line with time, version and
 /// stream, plus what thawd says about its calls (errors, timeouts). Bounded: the oldest lines go
-/// first once <c>limitBytes</c> is reached, so a chatty function cannot grow thawd's memory.
+/// first once <c>limitBytes</c> is reached, so a chatty function cannot grow thawd's memory. With a
+/// <c>path</c>, the lines also go to a <see cref="LogFile"/> (at most twice the limit on disk) and a
+/// new FunctionLog starts with what that file kept: the log outlives a restart of thawd.
 /// </summary>
-public sealed class FunctionLog(int limitBytes)
+public sealed class FunctionLog : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Queue<string> _lines = new();
+    private readonly int _limitBytes;
+    private readonly LogFile? _file;
     private long _bytes;
+
+    public FunctionLog(int limitBytes, string? path = null)
+    {
+        _limitBytes = limitBytes;
+        if (path is null)
+            return;
+        foreach (var line in LogFile.ReadLines(path))
+            Keep(line);
+        _file = new LogFile(path, limitBytes);
+    }
 
     /// <summary>Receivers for one sandbox's output; a partial line waits for its end (or is cut at 4 KiB).</summary>
     public Thaw.Runtimes.Python.SandboxOutput For(int version)
@@ -41,11 +55,33 @@ public sealed class FunctionLog(int limitBytes)
         string line = string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} v{version} {stream}: {text}");
         lock (_lock)
         {
-            _lines.Enqueue(line);
-            _bytes += line.Length;
-            while (_bytes > limitBytes && _lines.Count > 1)
-                _bytes -= _lines.Dequeue().Length;
+            Keep(line);
+            _file?.Append(line);
         }
+    }
+
+    private void Keep(string line)
+    {
+        _lines.Enqueue(line);
+        _bytes += line.Length;
+        while (_bytes > _limitBytes && _lines.Count > 1)
+            _bytes -= _lines.Dequeue().Length;
+    }
+
+    /// <summary>Forgets the log, on disk too (its function was removed).</summary>
+    public void Delete()
+    {
+        lock (_lock)
+            _file?.Delete();
+    }
+
+    /// <summary>Deletes what a log at <paramref name="path"/> kept on disk.</summary>
+    public static void DeleteFiles(string path) => LogFile.DeleteFiles(path);
+
+    public void Dispose()
+    {
+        lock (_lock)
+            _file?.Dispose();
     }
 
     private sealed class LineSplitter(FunctionLog log, int version, string stream)

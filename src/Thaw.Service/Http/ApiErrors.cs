@@ -15,6 +15,9 @@ internal static class ApiErrors
         extra = null;
         switch (e)
         {
+            case CallFailedException f:
+                Invocations.WriteCallHeaders(http.Response.Headers, f.Cold, f.Version, f.SandboxId, zygote: null, f.Phases);
+                return TryMap(f.InnerException!, http, out status, out code, out extra);
             case DeployException d:
                 (status, code) = (d.Status, d.Code);
                 if (d.Traceback.Length > 0)

@@ -95,11 +95,7 @@ internal static class Invocations
     {
         var response = http.Response;
         var headers = response.Headers;
-        headers["X-Thaw-Start"] = result.Cold ? "cold" : "warm";
-        headers["X-Thaw-Version"] = result.Version.ToString(CultureInfo.InvariantCulture);
-        headers["X-Thaw-Sandbox"] = result.SandboxId;
-        headers["X-Thaw-Zygote"] = result.Zygote;
-        headers["Server-Timing"] = ServerTiming(result.Phases);
+        WriteCallHeaders(headers, result.Cold, result.Version, result.SandboxId, result.Zygote, result.Phases);
         response.ContentType = "application/json";
         var invocation = result.Invocation;
         if (invocation.Result is { } value)
@@ -124,6 +120,18 @@ internal static class Invocations
             writer.WriteEndObject();
             await writer.FlushAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>What a reply says about its call, failed or not: cold or warm, version, sandbox, zygote, Server-Timing (what is known of them).</summary>
+    internal static void WriteCallHeaders(IHeaderDictionary headers, bool cold, int version, string? sandboxId, string? zygote, CallPhases phases)
+    {
+        headers["X-Thaw-Start"] = cold ? "cold" : "warm";
+        headers["X-Thaw-Version"] = version.ToString(CultureInfo.InvariantCulture);
+        if (sandboxId is not null)
+            headers["X-Thaw-Sandbox"] = sandboxId;
+        if (zygote is not null)
+            headers["X-Thaw-Zygote"] = zygote;
+        headers["Server-Timing"] = ServerTiming(phases);
     }
 
     /// <summary>The W3C Server-Timing header: each measured phase in ms (browsers' dev tools and curl -v show it).</summary>

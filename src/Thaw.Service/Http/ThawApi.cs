@@ -15,16 +15,17 @@ namespace Thaw.Service.Http;
 /// </summary>
 internal static partial class ThawApi
 {
-    public static void Map(IEndpointRouteBuilder app, Thawd thawd)
+    public static void Map(WebApplication app, Thawd thawd)
     {
-        app.MapGet("/healthz", (HttpContext http) => Replies.WriteAsync(http, 200, Replies.Health(thawd)));
-        app.MapGet("/metrics", async (HttpContext http) =>
+        ErrorBodies.Use(app);
+        app.MapGet("/healthz", (HttpContext http) => Guarded(http, () => Replies.WriteAsync(http, 200, Replies.Health(thawd))));
+        app.MapGet("/metrics", (HttpContext http) => Guarded(http, async () =>
         {
             http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await thawd.Metrics.Registry.CollectAndExportAsTextAsync(http.Response.Body, http.RequestAborted).ConfigureAwait(false);
-        });
-        app.MapGet("/v1/stats", (HttpContext http) => Replies.WriteAsync(http, 200, Replies.Stats(thawd)));
-        app.MapGet("/v1/functions", (HttpContext http) => Replies.WriteAsync(http, 200, Replies.List(thawd)));
+        }));
+        app.MapGet("/v1/stats", (HttpContext http) => Guarded(http, () => Replies.WriteAsync(http, 200, Replies.Stats(thawd))));
+        app.MapGet("/v1/functions", (HttpContext http) => Guarded(http, () => Replies.WriteAsync(http, 200, Replies.List(thawd))));
         app.MapGet("/v1/functions/{name}", (HttpContext http, string name) => Guarded(http, () =>
             thawd.Registry.Get(name) is { } record ? Replies.WriteAsync(http, 200, Replies.Describe(thawd, record)) : NotFound(http, name)));
         app.MapPut("/v1/functions/{name}", (HttpContext http, string name) => Guarded(http, () => DeployAsync(http, thawd, name)));

@@ -100,17 +100,19 @@ public sealed class FunctionRegistry : IDisposable
         }
     }
 
-    /// <summary>Reserves the next version number for <paramref name="name"/>: one more than any it ever had.</summary>
+    /// <summary>
+    /// The version a deploy of <paramref name="name"/> gets: one more than any it ever had (put, then
+    /// removed or replaced). Nothing is reserved: a refused deploy leaves the number for the next one,
+    /// and <see cref="Put"/> moves the counter. Callers run one deploy of a name at a time (thawd's
+    /// <c>FunctionChanges</c>), so two deploys never get the same number.
+    /// </summary>
     public int NextVersion(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            // One statement is one transaction: the read and the bump cannot be split by another writer.
-            using var command = Command(
-                "INSERT INTO versions (name, last_version) VALUES ($name, 1) " +
-                "ON CONFLICT (name) DO UPDATE SET last_version = last_version + 1 RETURNING last_version");
+            using var command = Command("SELECT coalesce((SELECT last_version FROM versions WHERE name = $name), 0) + 1");
             command.Parameters.AddWithValue("$name", name);
             return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
@@ -138,8 +140,8 @@ public sealed class FunctionRegistry : IDisposable
                 put.Parameters.AddWithValue("$modules", JsonSerializer.Serialize([.. record.Modules], RegistryJson.Default.StringArray));
                 put.ExecuteNonQuery();
             }
-            // A record put without NextVersion (an import, a restore) still moves the counter past
-            // its version, so that number is not handed out again.
+            // The counter moves past every version put (a deploy's, an import's, a restore's), so that
+            // number is not handed out again, even after the function is removed.
             using (var seen = Command(
                 "INSERT INTO versions (name, last_version) VALUES ($name, $version) " +
                 "ON CONFLICT (name) DO UPDATE SET last_version = max(last_version, excluded.last_version)", transaction))

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Thaw.Runtimes;
 using Thaw.Runtimes.Exec;
 using Thaw.Runtimes.Python;
 using Thaw.Sandboxes;
@@ -40,30 +41,28 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
             {
                 metrics.Invocation(function, cold: true, "start_failed");
                 log.Note(deployment.Version, $"sandbox failed to start: {e.Message}");
-                throw new FunctionStartException("sandbox", e.Message, inner: e);
+                throw new CallFailedException(new FunctionStartException("sandbox", e.Message, inner: e), cold: true, deployment.Version, null,
+                    CallFailedException.Total(Stopwatch.GetElapsedTime(requested).TotalMilliseconds));
             }
             var (sandbox, exit) = (run.Sandbox, run.Exit);
             if (exit.TimedOut)
             {
                 metrics.Timeout(function);
                 metrics.Invocation(function, cold: true, "timeout");
-                log.Note(deployment.Version, $"call timed out after {deployment.Manifest.Timeout.TotalSeconds:0.###} s; sandbox {sandbox.Id} killed");
-                throw new CallTimeoutException(function, deployment.Manifest.Timeout);
+                log.Note(deployment.Version, $"call timed out after {Units.FormatDuration(deployment.Manifest.Timeout)}; sandbox {sandbox.Id} killed");
+                throw new CallFailedException(new CallTimeoutException(function, deployment.Manifest.Timeout), cold: true, deployment.Version, sandbox.Id, Phases(slot, sandbox, exit, requested));
             }
             if (exit.OomKilled)
             {
                 metrics.Invocation(function, cold: true, "out_of_memory");
                 var gone = new SandboxGoneException(sandbox.Id, $"it ran out of memory (limit {deployment.Manifest.MemoryBytes >> 20} MiB) and was killed", outOfMemory: true);
                 log.Note(deployment.Version, gone.Message);
-                throw gone;
+                throw new CallFailedException(gone, cold: true, deployment.Version, sandbox.Id, Phases(slot, sandbox, exit, requested));
             }
             var invocation = run.Invocation;
             if (invocation.Error is { } error)
                 log.Note(deployment.Version, $"{error.Type}: {error.Message}");
-            var t = sandbox.Timings;
-            double claim = SandboxTimings.Ms(t.Requested, t.Claimed), start = SandboxTimings.Ms(t.Requested, t.Started);
-            var phases = new CallPhases(slot.QueueMs, claim, Math.Max(0, start - claim), double.NaN, start, double.NaN,
-                SandboxTimings.Ms(t.Started, exit.ExitedAt), double.NaN, Stopwatch.GetElapsedTime(requested).TotalMilliseconds);
+            var phases = Phases(slot, sandbox, exit, requested);
             Invoker.Record(metrics, function, cold: true, invocation.Succeeded ? "ok" : "handler_error", phases);
             return new CallResult(invocation, function, deployment.Version, sandbox.Id, Cold: true, Zygote: "none", phases);
         }
@@ -71,5 +70,14 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
         {
             cache.ReleaseSlot(slot);
         }
+    }
+
+    /// <summary>An exec call's phases: its queue, the sandbox's claim and start, the program's run (call), the total.</summary>
+    private static CallPhases Phases(FunctionSlot slot, Sandbox sandbox, SandboxExit exit, long requested)
+    {
+        var t = sandbox.Timings;
+        double claim = SandboxTimings.Ms(t.Requested, t.Claimed), start = SandboxTimings.Ms(t.Requested, t.Started);
+        return new CallPhases(slot.QueueMs, claim, Math.Max(0, start - claim), double.NaN, start, double.NaN,
+            SandboxTimings.Ms(t.Started, exit.ExitedAt), double.NaN, Stopwatch.GetElapsedTime(requested).TotalMilliseconds);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Thaw.Runtimes;
 using Thaw.Runtimes.Python;
 using Thaw.Sandboxes;
 using Thaw.Service.Functions;
@@ -34,8 +35,9 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         catch (FunctionStartException e)
         {
             metrics.Invocation(function, cold: true, "start_failed");
-            logs(function).Note(cache.Get(function)?.Current.Version ?? 0, $"sandbox failed to start ({e.Phase}): {e.Message}\n{e.Traceback}".TrimEnd());
-            throw;
+            int version = cache.Get(function)?.Current.Version ?? 0;
+            logs(function).Note(version, $"sandbox failed to start ({e.Phase}): {e.Message}\n{e.Traceback}".TrimEnd());
+            throw new CallFailedException(e, cold: true, version, null, CallFailedException.Total(Stopwatch.GetElapsedTime(requested).TotalMilliseconds));
         }
         var sandbox = lease.Sandbox;
         var deployment = sandbox.Deployment;
@@ -52,15 +54,15 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
             cache.Replace(function);
             metrics.Timeout(function);
             metrics.Invocation(function, lease.Cold, "timeout");
-            logs(function).Note(deployment.Version, $"call timed out after {deployment.Manifest.Timeout.TotalSeconds:0.###} s; sandbox {sandbox.Id} killed and replaced");
-            throw new CallTimeoutException(function, deployment.Manifest.Timeout);
+            logs(function).Note(deployment.Version, $"call timed out after {Units.FormatDuration(deployment.Manifest.Timeout)}; sandbox {sandbox.Id} killed and replaced");
+            throw Failed(new CallTimeoutException(function, deployment.Manifest.Timeout), lease, called, requested);
         }
         catch (SandboxGoneException e)
         {
             cache.Release(lease, healthy: false);
             metrics.Invocation(function, lease.Cold, e.OutOfMemory ? "out_of_memory" : "sandbox_died");
             logs(function).Note(deployment.Version, e.Message);
-            throw;
+            throw Failed(e, lease, called, requested);
         }
         double callMs = Stopwatch.GetElapsedTime(called).TotalMilliseconds;
         // Back in the cache now (the client's next call may arrive before this reply is flushed);
@@ -73,6 +75,11 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         Record(metrics, function, lease.Cold, invocation.Succeeded ? "ok" : "handler_error", phases);
         return new CallResult(invocation, function, deployment.Version, sandbox.Id, lease.Cold, ZygoteNames.GetValue(sandbox.Python.ForkedFrom, z => ZygoteName(z.Modules)), phases).WithRelease(stopLater);
     }
+
+    /// <summary>A call that failed once it had its sandbox: what its reply still says (cold or warm, its phases).</summary>
+    private static CallFailedException Failed(Exception reason, SandboxLease lease, long called, long requested) =>
+        new(reason, lease.Cold, lease.Sandbox.Deployment.Version, lease.Sandbox.Id,
+            Phases(lease, Stopwatch.GetElapsedTime(called).TotalMilliseconds, double.NaN, Stopwatch.GetElapsedTime(requested).TotalMilliseconds));
 
     /// <summary>
     /// An exception filter that counts a refused call (queue full, memory budget) before it becomes a

@@ -114,6 +114,8 @@ public sealed class ApiTests : IAsyncLifetime
         {
             Assert.Equal(HttpStatusCode.InternalServerError, reply.StatusCode);
             Assert.Equal("Unhandled", reply.Headers.GetValues("X-Thaw-Function-Error").Single());
+            Assert.Equal("cold", reply.Headers.GetValues("X-Thaw-Start").Single());
+            Assert.Contains("start;dur=", reply.Headers.GetValues("Server-Timing").Single(), StringComparison.Ordinal);
             using var body = JsonDocument.Parse(await reply.Content.ReadAsStringAsync());
             Assert.Equal("handler_error", body.RootElement.GetProperty("code").GetString());
             Assert.Equal("ValueError", body.RootElement.GetProperty("type").GetString());
@@ -149,5 +151,59 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Contains("thaw_pool_available{pool=", metrics, StringComparison.Ordinal);
         Assert.Contains("thaw_zygote_memory_bytes ", metrics, StringComparison.Ordinal);
         Assert.Contains("thaw_queue_depth{function=\"fails\"} 0", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Routing_refusals_are_json_errors_too()
+    {
+        using (var noRoute = await _thawd.Http.GetAsync("v2/nothing/here"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, noRoute.StatusCode);
+            Assert.Equal("application/json", noRoute.Content.Headers.ContentType?.MediaType);
+            using var body = JsonDocument.Parse(await noRoute.Content.ReadAsStringAsync());
+            Assert.Equal("not_found", body.RootElement.GetProperty("code").GetString());
+            Assert.Contains("GET /v2/nothing/here", body.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+        using (var wrongMethod = await _thawd.Http.PatchAsync("v1/functions/anything", new StringContent("{}")))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+            using var body = JsonDocument.Parse(await wrongMethod.Content.ReadAsStringAsync());
+            Assert.Equal("method_not_allowed", body.RootElement.GetProperty("code").GetString());
+            string error = body.RootElement.GetProperty("error").GetString()!;
+            Assert.Contains("PATCH", error, StringComparison.Ordinal);
+            Assert.Contains("PUT", error, StringComparison.Ordinal); // the methods it does allow
+        }
+        using (var getInvoke = await _thawd.Http.GetAsync("run/anything"))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, getInvoke.StatusCode);
+            Assert.Equal("method_not_allowed", JsonDocument.Parse(await getInvoke.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Failed_calls_say_cold_or_warm_and_their_phases()
+    {
+        await _thawd.DeployOkAsync("slow", "name = \"slow\"\ntimeout = 1\n", ("f.py", "import time\ndef f(event):\n    time.sleep(30)\n"));
+        using (var timedOut = await _thawd.InvokeAsync("slow", "{}"))
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
+            Assert.True(timedOut.Headers.Contains("X-Thaw-Start"), "a timed-out call says how it started");
+            Assert.Equal("cold", timedOut.Headers.GetValues("X-Thaw-Start").Single());
+            Assert.Equal("1", timedOut.Headers.GetValues("X-Thaw-Version").Single());
+            string timing = timedOut.Headers.GetValues("Server-Timing").Single();
+            Assert.Contains("start;dur=", timing, StringComparison.Ordinal);
+            Assert.Contains("total;dur=", timing, StringComparison.Ordinal);
+            using var body = JsonDocument.Parse(await timedOut.Content.ReadAsStringAsync());
+            Assert.Equal("timeout", body.RootElement.GetProperty("code").GetString());
+            Assert.Contains("its timeout of 1s", body.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+
+        await _thawd.DeployOkAsync("slow-exec", "name = \"slow-exec\"\nruntime = \"exec\"\ncommand = [\"sleep\", \"30\"]\ntimeout = 1\n");
+        using (var execTimedOut = await _thawd.InvokeAsync("slow-exec", "{}"))
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, execTimedOut.StatusCode);
+            Assert.Equal("cold", execTimedOut.Headers.GetValues("X-Thaw-Start").Single());
+            Assert.Contains("call;dur=", execTimedOut.Headers.GetValues("Server-Timing").Single(), StringComparison.Ordinal);
+        }
     }
 }

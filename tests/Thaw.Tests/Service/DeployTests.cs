@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Service;
 
@@ -15,6 +16,7 @@ public sealed class DeployTests : IAsyncLifetime
     {
         o.Archives.MaxArchiveBytes = 64 << 10;
         o.MaxEventBytes = 2048;
+        o.Python.MinInitTimeout = TimeSpan.FromSeconds(1); // so a short timeout bounds init by itself here
     });
 
     public async Task DisposeAsync() => await _thawd.DisposeAsync();
@@ -38,9 +40,15 @@ public sealed class DeployTests : IAsyncLifetime
 
     private async Task<(HttpStatusCode Status, string Code, string Error)> Refused(string name, byte[] archive)
     {
+        var (status, code, error, _) = await RefusedWithBody(name, archive);
+        return (status, code, error);
+    }
+
+    private async Task<(HttpStatusCode Status, string Code, string Error, JsonElement Body)> RefusedWithBody(string name, byte[] archive)
+    {
         using var reply = await _thawd.DeployAsync(name, archive);
-        using var body = JsonDocument.Parse(await reply.Content.ReadAsStringAsync());
-        return (reply.StatusCode, body.RootElement.GetProperty("code").GetString()!, body.RootElement.GetProperty("error").GetString()!);
+        var body = JsonDocument.Parse(await reply.Content.ReadAsStringAsync()).RootElement.Clone();
+        return (reply.StatusCode, body.GetProperty("code").GetString()!, body.GetProperty("error").GetString()!, body);
     }
 
     private void AssertNothingDeployed(string name)
@@ -129,5 +137,59 @@ public sealed class DeployTests : IAsyncLifetime
             Assert.Equal("null", await empty.Content.ReadAsStringAsync());
         using var ok = await _thawd.InvokeAsync("echo", "[1]");
         Assert.Equal("[1]", await ok.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_refused_first_deploy_does_not_use_up_version_1()
+    {
+        var refused = await Refused("firstly", Tar(("thaw.toml", "name = \"firstly\"\n", null), ("f.py", "import no_such_module\n", null)));
+        Assert.Equal((HttpStatusCode.BadRequest, "bad_handler"), (refused.Status, refused.Code));
+        var dup = await Refused("firstly", Tar(("thaw.toml", "name = \"firstly\"\nmemory = \"64M\"\nmemory = 128\n", null), ("f.py", "def f(e): return e", null)));
+        Assert.Equal((HttpStatusCode.BadRequest, "bad_manifest"), (dup.Status, dup.Code));
+        Assert.Contains("line 3", dup.Error, StringComparison.Ordinal);
+        Assert.Contains("`memory` is already defined", dup.Error, StringComparison.Ordinal);
+        AssertNothingDeployed("firstly");
+
+        await _thawd.DeployOkAsync("firstly", "name = \"firstly\"\n", ("f.py", "def f(event):\n    return 'v1'\n"));
+        Assert.Equal(1, _thawd.Thawd.Registry.Get("firstly")!.Version);
+        using (var removed = await _thawd.Http.DeleteAsync("v1/functions/firstly"))
+            Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+        await _thawd.DeployOkAsync("firstly", "name = \"firstly\"\n", ("f.py", "def f(event):\n    return 'v2'\n"));
+        Assert.Equal(2, _thawd.Thawd.Registry.Get("firstly")!.Version); // never reused after a removal
+    }
+
+    [Theory]
+    [InlineData("init_timeout = \"1s\"\n", "1s (its init_timeout)")]
+    [InlineData("timeout = 2\n", "2s (its timeout")]
+    public async Task A_hung_module_init_is_bounded_by_the_functions_init_timeout(string line, string bound)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var hung = await Refused("hangs", Tar(("thaw.toml", "name = \"hangs\"\n" + line, null), ("f.py", "import time\ntime.sleep(600)\ndef f(e): return e\n", null)));
+        // Within its own bound, not thawd's 20 s ceiling (the fixture's InitTimeout) or the 30 s default.
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(15), $"the deploy took {started.Elapsed}");
+        Assert.Equal((HttpStatusCode.BadRequest, "init_timeout"), (hung.Status, hung.Code));
+        Assert.Contains($"did not finish loading within {bound}", hung.Error, StringComparison.Ordinal);
+        AssertNothingDeployed("hangs");
+        await Wait.UntilAsync(() => _thawd.Thawd.Spawner.Live.Count == 0, TimeSpan.FromSeconds(30), "the hung sandbox killed");
+    }
+
+    [Fact]
+    public async Task A_module_that_exits_during_init_is_the_functions_error_with_its_exit_code_and_stderr()
+    {
+        var exits = await RefusedWithBody("quits", Tar(("thaw.toml", "name = \"quits\"\n", null),
+            ("f.py", "import os, sys\nsys.stderr.write('config missing: DB_URL\\n')\nsys.stderr.flush()\nos._exit(3)\n", null)));
+        Assert.Equal((HttpStatusCode.BadRequest, "bad_handler"), (exits.Status, exits.Code));
+        Assert.Contains("exited with code 3", exits.Error, StringComparison.Ordinal);
+        Assert.Contains("config missing: DB_URL", exits.Body.GetProperty("traceback").GetString(), StringComparison.Ordinal);
+        AssertNothingDeployed("quits");
+    }
+
+    [Fact]
+    public async Task Memory_and_timeout_as_plain_integers_deploy()
+    {
+        await _thawd.DeployOkAsync("sam", "name = \"sam\"\nmemory = 96\ntimeout = 7\n", ("f.py", "def f(event):\n    return event\n"));
+        using var described = JsonDocument.Parse(await _thawd.Http.GetStringAsync("v1/functions/sam"));
+        Assert.Equal(96, described.RootElement.GetProperty("memory_mb").GetInt32());
+        Assert.Equal(7, described.RootElement.GetProperty("timeout_s").GetDouble());
     }
 }

@@ -11,12 +11,16 @@ public sealed class RestartTests
         var thawd = await ThawdInstance.StartAsync();
         try
         {
-            await thawd.DeployOkAsync("lasting", "name = \"lasting\"\n", ("f.py", "def f(event):\n    return 'before'\n"));
+            await thawd.DeployOkAsync("lasting", "name = \"lasting\"\n", ("f.py", "def f(event):\n    print('said before the restart')\n    return 'before'\n"));
             using (var before = await thawd.InvokeAsync("lasting", "{}"))
                 Assert.Equal("\"before\"", await before.Content.ReadAsStringAsync());
+            await Thaw.Tests.Support.Wait.UntilAsync(() => thawd.Http.GetStringAsync("v1/functions/lasting/logs"), l => l.Contains("said before the restart", StringComparison.Ordinal));
             await thawd.DeployOkAsync("program", "name = \"program\"\nruntime = \"exec\"\ncommand = [\"cat\"]\n");
 
             await thawd.RestartAsync();
+
+            // Its log too: `thaw logs` after a restart shows what the function said before it.
+            Assert.Contains("v1 stdout: said before the restart", await thawd.Http.GetStringAsync("v1/functions/lasting/logs"), StringComparison.Ordinal);
 
             using (var program = await thawd.InvokeAsync("program", "[1, 2]"))
                 Assert.Equal("[1,2]", await program.Content.ReadAsStringAsync()); // an exec function too
@@ -31,6 +35,10 @@ public sealed class RestartTests
             Assert.Equal(2, thawd.Thawd.Registry.Get("lasting")!.Version);
             using var redeployed = await thawd.InvokeAsync("lasting", "{}");
             Assert.Equal("\"after\"", await redeployed.Content.ReadAsStringAsync());
+
+            using (var removed = await thawd.Http.DeleteAsync("v1/functions/lasting"))
+                Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+            Assert.False(File.Exists(Path.Combine(thawd.StateDir, "logs", "lasting.log")), "a removed function's log goes with it");
 
             // A function's zygote is rebuilt after a restart from what its deploy saw it import.
             await thawd.DeployOkAsync("numeric", "name = \"numeric\"\n", ("f.py", "import numpy\ndef f(event):\n    return int(numpy.arange(4).sum())\n"));

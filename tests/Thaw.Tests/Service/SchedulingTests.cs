@@ -86,7 +86,7 @@ public sealed class SchedulingTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
             string body = await timedOut.Content.ReadAsStringAsync();
             Assert.Contains("\"code\":\"timeout\"", body, StringComparison.Ordinal);
-            Assert.Contains("timeout of 1 s", body, StringComparison.Ordinal);
+            Assert.Contains("timeout of 1s", body, StringComparison.Ordinal);
         }
         await Wait.UntilAsync(() => !Directory.Exists($"/proc/{pid}"), TimeSpan.FromSeconds(10), "the stuck sandbox killed");
         // A replacement is started ahead, so the next call is warm, on another sandbox.

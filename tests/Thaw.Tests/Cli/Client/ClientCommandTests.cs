@@ -21,7 +21,7 @@ public sealed class ClientCommandTests(ThawdFixture fixture) : IClassFixture<Tha
         Assert.Equal(0, await DeployCommand.RunAsync(_client, dir, null, console, default));
         string summary = output.ToString();
         Assert.Contains("created echo version 1", summary, StringComparison.Ordinal);
-        Assert.Contains("python f.f · 64 MiB", summary, StringComparison.Ordinal);
+        Assert.Contains("python f.f · 64 MiB · timeout 30s ·", summary, StringComparison.Ordinal);
         Assert.Matches(@"zygote\s+root", summary);
 
         var (code, stdout, stderr) = await InvokeAsync("echo", """{"n": 1}""", timing: true);
@@ -138,6 +138,16 @@ public sealed class ClientCommandTests(ThawdFixture fixture) : IClassFixture<Tha
         var call = await client.InvokeAsync("viasock", "42"u8.ToArray());
         Assert.Equal((200, "{\"got\":42}", "cold", 1), (call.Status, Encoding.UTF8.GetString(call.Body), call.Start, call.Version));
         Assert.True(call.Phases["total"] > 0);
+    }
+
+    [Fact]
+    public async Task An_event_that_is_not_utf8_is_refused_naming_where()
+    {
+        string file = Path.Combine(fixture.Thawd.FunctionDir("name = \"unused\"\n"), "event.json");
+        await File.WriteAllBytesAsync(file, [.. "{\"name\":\n \"caf"u8, 0xE9, .. "\"}"u8]); // Latin-1 é
+        var (code, stdout, stderr) = await InvokeAsync("anything", "@" + file);
+        Assert.Equal((InvokeCommand.FailedExitCode, ""), (code, stdout));
+        Assert.Equal($"thaw: the event ({file}) is not valid UTF-8: line 2, column 6 (byte 0xE9 at offset 14)\n", stderr);
     }
 
     public void Dispose() => _client.Dispose();

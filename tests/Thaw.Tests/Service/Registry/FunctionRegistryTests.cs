@@ -67,11 +67,13 @@ public sealed class FunctionRegistryTests : IDisposable
     {
         using var registry = FunctionRegistry.Open(DbPath);
         Assert.Equal(1, registry.NextVersion("hello"));
-        Assert.Equal(2, registry.NextVersion("hello"));     // a reservation counts even if that deploy failed
+        Assert.Equal(1, registry.NextVersion("hello"));     // asking reserves nothing: a refused deploy leaves the number free
         Assert.Equal(1, registry.NextVersion("other"));     // counters are per name
+        registry.Put(Record("hello", 1));
+        Assert.Equal(2, registry.NextVersion("hello"));
         registry.Put(Record("hello", 2));
         Assert.True(registry.Remove("hello"));
-        Assert.Equal(3, registry.NextVersion("hello"));
+        Assert.Equal(3, registry.NextVersion("hello"));     // a removed function's numbers stay taken
 
         registry.Put(Record("imported", 7));                // a record put without a reservation moves the counter too
         Assert.Equal(8, registry.NextVersion("imported"));
@@ -85,14 +87,15 @@ public sealed class FunctionRegistryTests : IDisposable
         {
             Assert.Equal(1, registry.NextVersion("hello"));
             registry.Put(record);
-            Assert.Equal(1, registry.NextVersion("gone"));   // reserved twice, never put ...
-            Assert.Equal(2, registry.NextVersion("gone"));
+            registry.Put(Record("gone", 1));
+            registry.Put(Record("gone", 2));
+            Assert.True(registry.Remove("gone"));             // put twice, then removed ...
         }
         using (var registry = FunctionRegistry.Open(DbPath))
         {
             AssertSameRecord(record, registry.Get("hello"));
             Assert.Equal(2, registry.NextVersion("hello"));
-            Assert.Equal(3, registry.NextVersion("gone"));   // ... and the numbers stay taken
+            Assert.Equal(3, registry.NextVersion("gone"));   // ... and its numbers stay taken
         }
     }
 
@@ -102,11 +105,21 @@ public sealed class FunctionRegistryTests : IDisposable
         using var registry = FunctionRegistry.Open(DbPath);
         const int Deploys = 200;
         string[] names = ["a", "b", "c", "d"];
-        var versions = await Task.WhenAll(Enumerable.Range(0, Deploys).Select(i => Task.Run(() =>
+        var deploysOfName = names.ToDictionary(n => n, _ => new SemaphoreSlim(1, 1)); // as thawd runs one deploy at a time
+        var versions = await Task.WhenAll(Enumerable.Range(0, Deploys).Select(i => Task.Run(async () =>
         {
             string name = names[i % names.Length];
-            int version = registry.NextVersion(name);
-            registry.Put(Record(name, version));
+            int version;
+            await deploysOfName[name].WaitAsync();
+            try
+            {
+                version = registry.NextVersion(name);
+                registry.Put(Record(name, version));
+            }
+            finally
+            {
+                deploysOfName[name].Release();
+            }
             registry.Put(Record($"solo-{i:D3}", 1));
             _ = registry.Get(name);
             return (name, version);
