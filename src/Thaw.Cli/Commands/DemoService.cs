@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Spectre.Console;
 using Thaw.Cli.Client;
-using Thaw.Linux.Processes;
 
 namespace Thaw.Cli.Commands;
 
@@ -39,44 +38,18 @@ internal static class DemoService
         }
         finally
         {
-            await console.Status().StartAsync("stopping thawd (SIGTERM): calls finish, sandboxes and zygotes stop, pools are emptied...", _ => StopAsync(thawd.Process));
+            await console.Status().StartAsync("stopping thawd (SIGTERM): calls finish, sandboxes and zygotes stop, pools are emptied...", _ => thawd.StopAsync());
         }
         console.MarkupLine($"[green]thawd exited[/] with code {thawd.Process.ExitCode}.");
         return thawd.Process.Id;
     }
 
-    private sealed record Running(Process Process, string Url);
-
-    private static async Task<Running> StartThawdAsync(IAnsiConsole console, string stateDir, string name)
+    private static async Task<ServeProcess> StartThawdAsync(IAnsiConsole console, string stateDir, string name)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in new[] { "serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name, "--pool-size", "8", "--log-level", "warning" })
-            start.ArgumentList.Add(arg);
-        var process = Process.Start(start)!;
-        var errors = new StringBuilder();
-        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
-        process.BeginErrorReadLine();
-        string? url = await console.Status().StartAsync("starting thawd: thaw serve (pools crafted ahead, root zygote, registry)...", async _ =>
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-                if (line.StartsWith("thawd ready on ", StringComparison.Ordinal))
-                    return line["thawd ready on ".Length..].Trim();
-            return null;
-        });
-        if (url is null)
-        {
-            await process.WaitForExitAsync();
-            lock (errors)
-                throw new InvalidOperationException($"thawd did not start (exit {process.ExitCode}): {errors.ToString().Trim()}");
-        }
-        _ = process.StandardOutput.ReadToEndAsync(); // keep draining
-        console.MarkupLine($"[green]thawd {process.Id} ready[/] on {url}: HTTP API, pools full, root zygote up.");
-        return new Running(process, url);
+        var thawd = await console.Status().StartAsync("starting thawd: thaw serve (pools crafted ahead, root zygote, registry)...",
+            _ => ServeProcess.StartAsync(stateDir, name, "--pool-size", "8", "--log-level", "warning"));
+        console.MarkupLine($"[green]thawd {thawd.Process.Id} ready[/] on {thawd.Url}: HTTP API, pools full, root zygote up.");
+        return thawd;
     }
 
     private static async Task DeployAsync(IAnsiConsole console, ThawClient client)
@@ -152,23 +125,6 @@ internal static class DemoService
         var nodes = zygotes["nodes"]!.AsArray().Select(n => $"[[{string.Join(", ", n!["packages"]!.AsArray().Select(p => p!.ToString()))}]] {(long)n["memory_bytes"]! >> 20} MiB");
         console.MarkupLine($"GET /v1/stats: {zygotes["count"]} zygotes (root + {string.Join(", ", nodes)}); handler cache {cache["warm_calls"]} warm / {cache["cold_calls"]} cold calls, " +
             $"hit rate {(double)cache["hit_rate"]!:P0}; pools: {string.Join(", ", stats["pools"]!.AsArray().Select(p => $"{p!["name"]} {p["available"]}/{p["target"]}"))}.");
-    }
-
-    private static async Task StopAsync(Process process)
-    {
-        if (!process.HasExited)
-            Signals.Terminate(process.Id);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill();
-            await process.WaitForExitAsync();
-            throw new InvalidOperationException("thawd did not stop within 90 s of SIGTERM and was killed; the next start sweeps what it left");
-        }
     }
 
     private static string P(Invocation call, string phase) => call.Phases.TryGetValue(phase, out double v) ? F(v) : "-";
