@@ -21,6 +21,7 @@ internal static class ServeCommand
     private static readonly Option<string> MaxEvent = new("--max-event") { Description = "Largest event an invoke accepts.", DefaultValueFactory = _ => "6M" };
     private static readonly Option<string> MaxArchive = new("--max-archive") { Description = "Largest deploy archive (compressed).", DefaultValueFactory = _ => "64M" };
     private static readonly Option<int> PoolSize = new("--pool-size") { Description = "Network namespaces, cgroups and roots crafted ahead (each pool).", DefaultValueFactory = _ => 16 };
+    private static readonly Option<long> OpenFiles = new("--open-files") { Description = "RLIMIT_NOFILE thawd raises itself (and so its zygotes) to at start; it holds a few descriptors per live sandbox (0: leave the limit).", DefaultValueFactory = _ => 1L << 20 };
     private static readonly Option<string?> Wheelhouse = new("--wheelhouse") { Description = "A directory of wheels for functions' packages." };
     private static readonly Option<string?> IndexUrl = new("--index-url") { Description = "A pip index (PEP 503 simple pages) for functions' packages." };
     private static readonly Option<string?> ZygoteSeed = new("--zygote-seed") { Description = "A file of zygotes to build at start, one per line: the modules each imports (e.g. numpy PIL)." };
@@ -31,7 +32,7 @@ internal static class ServeCommand
     {
         var command = new Command("serve", "Run thawd, the Thaw service: the HTTP API (deploy, invoke, list, remove, logs, stats, /metrics), pools, zygotes and the handler cache. Stops cleanly on Ctrl-C or SIGTERM.")
         {
-            Listen, UnixSocket, StateDir, Name, MemoryBudget, Accounting, Overcommit, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
+            Listen, UnixSocket, StateDir, Name, MemoryBudget, Accounting, Overcommit, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, OpenFiles, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
         };
         command.SetAction(RunAsync);
         return command;
@@ -65,6 +66,7 @@ internal static class ServeCommand
             IndexUrl = parse.GetValue(IndexUrl),
             ValidateOnDeploy = !parse.GetValue(NoValidate),
             ZygoteSeed = parse.GetValue(ZygoteSeed),
+            OpenFilesLimit = parse.GetValue(OpenFiles),
         };
         options.Resources.Name = parse.GetValue(Name)!;
         options.Resources.StateDir = stateDir;
