@@ -45,7 +45,6 @@ internal static class BenchCommand
             if (options.Count < 1 || options.Parallel < 1 || options.MemorySamples < 0 || options.PoolSize < 1 || options.ResumeCount < 0)
                 throw new ArgumentException("--count, --parallel and --pool-size must be at least 1; --memory-samples and --resume not negative");
             var report = await new Bench.Density.DensityBench(options, AnsiConsole.Console).RunAsync(token);
-            Bench.Density.DensityReportWriter.Print(report, AnsiConsole.Console);
             WriteFiles(parse.GetValue(json), f => Bench.Density.DensityReportWriter.WriteJson(report, f), null, _ => { });
             return report.LeftBehind.Count == 0 ? 0 : 1;
         });

@@ -115,11 +115,16 @@ internal sealed class DensityBench(DensityOptions options, IAnsiConsole console)
                 cache.Release(lease, healthy: true);
 
             var bounds = Bounds(before, after, added, tasksBefore, tasksAfter, memcgsBefore, memcgsAfter, zygotePid, stats, total);
+            var report = new DensityReport(options.Count, total, functions, stoppedBy, fillSeconds, freezeSeconds, 0, memory, resume, budget, bounds, [], _notes,
+                Environment.MachineName, started);
+            // Printed before the teardown: stopping thousands of sandboxes takes a while of its own.
+            DensityReportWriter.Print(report, console);
+            var stop = Stopwatch.StartNew();
             await console.Status().StartAsync($"stopping thawd and its {total} sandboxes...", _ => thawd.DisposeAsync().AsTask());
             thawd = null;
-            var left = LeftBehind(thawdOptions);
-            return new DensityReport(options.Count, total, functions, stoppedBy, fillSeconds, freezeSeconds, memory, resume, budget, bounds, left, _notes,
-                Environment.MachineName, started);
+            report = report with { StopSeconds = stop.Elapsed.TotalSeconds, LeftBehind = LeftBehind(thawdOptions) };
+            DensityReportWriter.PrintTeardown(report, console);
+            return report;
         }
         finally
         {

@@ -30,6 +30,7 @@ internal sealed record DensityReport(
     string? StoppedBy,
     double FillSeconds,
     double FreezeSeconds,
+    double StopSeconds,
     DensityMemory Memory,
     DensityResume Resume,
     DensityBudget Budget,

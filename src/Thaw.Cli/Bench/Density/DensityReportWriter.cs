@@ -52,9 +52,15 @@ internal static class DensityReportWriter
         var first = r.Bounds.MinBy(x => x.MaxSandboxes)!;
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"first bound: {Markup.Escape(first.Resource)} at about {first.MaxSandboxes:#,0} sandboxes. SEUSS (EuroSys'20): over {SeussInstances:#,0} cached instances per node vs about {Containers:#,0} containers."));
-        console.MarkupLine(r.LeftBehind.Count == 0 ? "left behind after thawd stopped: nothing" : $"[red]left behind:[/] {Markup.Escape(string.Join(", ", r.LeftBehind))}");
         foreach (var note in r.Notes)
             console.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
+    }
+
+    /// <summary>After thawd stopped: how long its sandboxes took to go, and whether anything of them is left.</summary>
+    public static void PrintTeardown(DensityReport r, IAnsiConsole console)
+    {
+        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"thawd and its {r.Held:#,0} sandboxes stopped in {r.StopSeconds:0.0} s"));
+        console.MarkupLine(r.LeftBehind.Count == 0 ? "left behind after thawd stopped: nothing" : $"[red]left behind:[/] {Markup.Escape(string.Join(", ", r.LeftBehind))}");
     }
 
     public static void WriteJson(DensityReport report, string path) =>

@@ -32,7 +32,8 @@ public sealed class DensityBenchTests
             Assert.True(report.Budget.CountedBytes < report.Budget.LimitBytes);
             var fds = report.Bounds.Single(b => b.Resource == "thawd file descriptors");
             Assert.InRange(fds.PerSandbox, 1, 4);
-            Assert.Contains(report.Bounds, b => b.Resource == "kernel tasks (pids)" && b.PerSandbox >= 1);
+            // Host-wide counts (other processes come and go on a shared host): present, not exact.
+            Assert.Contains(report.Bounds, b => b.Resource == "kernel tasks (pids)" && b.Limit == long.Parse(File.ReadAllText("/proc/sys/kernel/pid_max").Trim(), System.Globalization.CultureInfo.InvariantCulture));
             Assert.Empty(report.LeftBehind);
             Assert.False(Directory.Exists(Path.Combine(state, "bench-density")));
         }
