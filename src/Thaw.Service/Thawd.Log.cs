@@ -24,6 +24,9 @@ public sealed partial class Thawd
         [LoggerMessage(EventId = 805, Level = LogLevel.Warning, Message = "building the zygotes of the last run and the seed file failed: {Reason}; they are learned again from calls")]
         public static partial void SeedFailed(ILogger logger, string reason);
 
+        [LoggerMessage(EventId = 807, Level = LogLevel.Warning, Message = "could not raise the open files limit to {Wanted} ({Reason}); it stays {Limit}, which bounds the sandboxes this node can hold")]
+        public static partial void OpenFilesLimitKept(ILogger logger, long wanted, long limit, string reason);
+
         [LoggerMessage(EventId = 806, Level = LogLevel.Warning, Message = "warming up the HTTP path failed ({Reason}); the first requests pay its JIT")]
         public static partial void WarmUpFailed(ILogger logger, string reason);
     }

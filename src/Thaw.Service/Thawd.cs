@@ -54,7 +54,8 @@ public sealed partial class Thawd : IAsyncDisposable
 
     internal CodeStore Code { get; private set; } = null!;
 
-    internal HandlerCache Cache { get; private set; } = null!;
+    /// <summary>The handler cache: public for hosts that run thawd in-process and hold sandboxes directly (thaw bench density).</summary>
+    public HandlerCache Cache { get; private set; } = null!;
 
     internal ThawMetrics Metrics { get; } = new();
 
@@ -78,6 +79,7 @@ public sealed partial class Thawd : IAsyncDisposable
         var thawd = new Thawd(options, logger);
         try
         {
+            RaiseOpenFilesLimit(options.OpenFilesLimit, logger); // before the zygote starts: it inherits it
             thawd.Host = ResourceHost.Start(options.Resources, logger);
             options.Python.Packages ??= options.InstallCache();
             // Zygotes see the install cache at /packages too: a child zygote that imports a function's
@@ -105,6 +107,20 @@ public sealed partial class Thawd : IAsyncDisposable
         {
             await thawd.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    private static void RaiseOpenFilesLimit(long wanted, ILogger logger)
+    {
+        if (wanted == 0)
+            return;
+        try
+        {
+            Thaw.Linux.Processes.OpenFilesLimit.Raise(wanted);
+        }
+        catch (Thaw.Linux.LinuxException e)
+        {
+            Log.OpenFilesLimitKept(logger, wanted, Thaw.Linux.Processes.OpenFilesLimit.Get().Soft, e.Message);
         }
     }
 

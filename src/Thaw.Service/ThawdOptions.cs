@@ -34,6 +34,15 @@ public sealed class ThawdOptions
     public long MaxEventBytes { get; set; } = 6L << 20;
 
     /// <summary>
+    /// RLIMIT_NOFILE thawd raises itself to at start (never lowers; 0 leaves it). thawd holds a
+    /// handful of descriptors per live sandbox (its sockets, its cgroup's procs files, its pidfd), so a
+    /// distribution's usual 1,024 or a container's 20,000 caps a node at a few hundred or a few
+    /// thousand sandboxes; containerd's and dockerd's service units run with 1,048,576. Zygotes and
+    /// sandboxes inherit it; each sandbox's memory limit still bounds what its descriptors cost.
+    /// </summary>
+    public long OpenFilesLimit { get; set; } = 1L << 20;
+
+    /// <summary>
     /// How much recent log each function keeps in memory; on disk (<see cref="LogDir"/>, so it
     /// survives a restart) at most twice this: the current file and the one before.
     /// </summary>
@@ -78,6 +87,8 @@ public sealed class ThawdOptions
             problems.Add($"listen address '{Listen}' must be host:port (e.g. 127.0.0.1:8080)");
         if (MaxEventBytes < 1024)
             problems.Add($"max event size {MaxEventBytes} bytes is below 1 KiB");
+        if (OpenFilesLimit < 0)
+            problems.Add($"open files limit {OpenFilesLimit} is negative");
         if (FunctionLogBytes < 1024)
             problems.Add($"function log size {FunctionLogBytes} bytes is below 1 KiB");
         if (Wheelhouse is not null && !Directory.Exists(Wheelhouse))

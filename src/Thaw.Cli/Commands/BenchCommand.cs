@@ -16,6 +16,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Python());
         command.Subcommands.Add(Http());
         command.Subcommands.Add(BurstCommand());
+        command.Subcommands.Add(Density());
         return command;
     }
 
@@ -51,6 +52,38 @@ internal static class BenchCommand
             Bench.Bursts.BurstReportWriter.Print(report, AnsiConsole.Console);
             WriteFiles(parse.GetValue(json), f => Bench.Bursts.BurstReportWriter.WriteJson(report, f), parse.GetValue(plot), f => Bench.Bursts.BurstReportWriter.WritePlot(report, f));
             return 0;
+        });
+        return command;
+    }
+
+    private static Command Density()
+    {
+        var count = new Option<int>("--count", "-n") { Description = "Idle warm hello sandboxes to start and hold at once (a function holds at most 1,000: more use more copies of hello).", DefaultValueFactory = _ => 5000 };
+        var parallel = new Option<int>("--parallel") { Description = "Sandbox starts in flight at once while filling.", DefaultValueFactory = _ => 4 };
+        var memory = new Option<string>("--memory") { Description = "The hello functions' memory limit (thaw.toml memory).", DefaultValueFactory = _ => "64M" };
+        var budget = new Option<string?>("--memory-budget") { Description = "thawd's memory budget (default: 80% of MemAvailable at the start)." };
+        var overcommit = new Option<double>("--overcommit") { Description = "The budget's overcommit factor (measured accounting): a sandbox counts usage + (limit - usage) / F.", DefaultValueFactory = _ => 64 };
+        var openFiles = new Option<long>("--open-files") { Description = "RLIMIT_NOFILE thawd raises itself (and its zygotes) to.", DefaultValueFactory = _ => 1L << 20 };
+        var poolSize = new Option<int>("--pool-size") { Description = "Network namespaces, cgroups and roots crafted ahead (each pool).", DefaultValueFactory = _ => 64 };
+        var pooledMemory = new Option<string?>("--pooled-cgroup-memory") { Description = "Memory limit of pooled cgroups before a claim, the root zygote's included (default: thawd's, 256M). Pages a zygote touches for its sandboxes count there." };
+        var samples = new Option<int>("--memory-samples") { Description = "Idle sandboxes whose memory is read (spread over all).", DefaultValueFactory = _ => 200 };
+        var resume = new Option<int?>("--resume") { Description = "Frozen sandboxes to resume one by one (default: all)." };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the report (held, memory per sandbox, resume p50/p99, bounds) as JSON to this file." };
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the bench's thawd keeps its state.", DefaultValueFactory = _ => "/var/lib/thaw" };
+        var command = new Command("density", "How many idle (frozen) warm hello sandboxes one node holds: starts and holds --count of them in an in-process thawd, measures memory per idle sandbox (USS, page tables, its cgroup's usage and kernel memory, node-wide deltas), resumes each (thaw + call, p50/p99), and shows what bounds the count (memory, budget, fds, pids, mounts, cgroups, namespaces) with numbers; SEUSS's 50,000 per node is the anchor.")
+        {
+            count, parallel, memory, budget, overcommit, openFiles, poolSize, pooledMemory, samples, resume, json, stateDir,
+        };
+        command.SetAction(async (parse, token) =>
+        {
+            var options = new Bench.Density.DensityOptions(parse.GetValue(count), parse.GetValue(parallel), parse.GetValue(samples), parse.GetValue(resume),
+                parse.GetValue(memory)!, parse.GetValue(budget) is { } b ? Thaw.Runtimes.Units.ParseBytes(b) : null, parse.GetValue(overcommit),
+                parse.GetValue(openFiles), parse.GetValue(poolSize), parse.GetValue(pooledMemory) is { } p ? Thaw.Runtimes.Units.ParseBytes(p) : null, parse.GetValue(stateDir)!);
+            if (options.Count < 1 || options.Parallel < 1 || options.MemorySamples < 0 || options.PoolSize < 1 || options.ResumeCount < 0)
+                throw new ArgumentException("--count, --parallel and --pool-size must be at least 1; --memory-samples and --resume not negative");
+            var report = await new Bench.Density.DensityBench(options, AnsiConsole.Console).RunAsync(token);
+            WriteFiles(parse.GetValue(json), f => Bench.Density.DensityReportWriter.WriteJson(report, f), null, _ => { });
+            return report.LeftBehind.Count == 0 ? 0 : 1;
         });
         return command;
     }

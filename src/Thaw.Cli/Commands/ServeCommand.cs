@@ -12,13 +12,16 @@ internal static class ServeCommand
     private static readonly Option<string?> UnixSocket = new("--unix-socket") { Description = "Also serve the API on this Unix socket (mode 0600)." };
     private static readonly Option<string> StateDir = new("--state-dir") { Description = "Registry, function code, install cache, pinned namespaces and sandbox roots.", DefaultValueFactory = _ => "/var/lib/thaw" };
     private static readonly Option<string> Name = new("--name") { Description = "Instance name: prefix of every kernel object thawd makes (cgroups, links, mounts).", DefaultValueFactory = _ => "thaw" };
-    private static readonly Option<string?> MemoryBudget = new("--memory-budget") { Description = "What sandboxes (their memory limits) and zygotes may hold together, e.g. 4G (default: half the machine's memory)." };
+    private static readonly Option<string?> MemoryBudget = new("--memory-budget") { Description = "What sandboxes (as --memory-accounting counts them) and zygotes may hold together, e.g. 4G (default: half the machine's memory)." };
+    private static readonly Option<string> Accounting = new("--memory-accounting") { Description = "How a sandbox counts against the budget: measured (its cgroup's usage + (limit - usage) / --overcommit) or limits (its whole memory limit, never overcommitted).", DefaultValueFactory = _ => "measured" };
+    private static readonly Option<double> Overcommit = new("--overcommit") { Description = "Measured accounting's overcommit factor F (1-1000): the budget holds while no more than one sandbox in F grows to its limit at once.", DefaultValueFactory = _ => 8 };
     private static readonly Option<string> KeepAlive = new("--keep-alive") { Description = "How long an idle warm sandbox is kept (a function's keep_alive overrides it).", DefaultValueFactory = _ => "10m" };
     private static readonly Option<string> FreezeAfter = new("--freeze-after") { Description = "Idle this long, a warm sandbox is paused with the cgroup freezer.", DefaultValueFactory = _ => "1s" };
     private static readonly Option<int> QueueLength = new("--queue-length") { Description = "Calls that may wait per function when all its sandboxes are busy; more get 429.", DefaultValueFactory = _ => 64 };
     private static readonly Option<string> MaxEvent = new("--max-event") { Description = "Largest event an invoke accepts.", DefaultValueFactory = _ => "6M" };
     private static readonly Option<string> MaxArchive = new("--max-archive") { Description = "Largest deploy archive (compressed).", DefaultValueFactory = _ => "64M" };
     private static readonly Option<int> PoolSize = new("--pool-size") { Description = "Network namespaces, cgroups and roots crafted ahead (each pool).", DefaultValueFactory = _ => 16 };
+    private static readonly Option<long> OpenFiles = new("--open-files") { Description = "RLIMIT_NOFILE thawd raises itself (and so its zygotes) to at start; it holds a few descriptors per live sandbox (0: leave the limit).", DefaultValueFactory = _ => 1L << 20 };
     private static readonly Option<string?> Wheelhouse = new("--wheelhouse") { Description = "A directory of wheels for functions' packages." };
     private static readonly Option<string?> IndexUrl = new("--index-url") { Description = "A pip index (PEP 503 simple pages) for functions' packages." };
     private static readonly Option<string?> ZygoteSeed = new("--zygote-seed") { Description = "A file of zygotes to build at start, one per line: the modules each imports (e.g. numpy PIL)." };
@@ -29,7 +32,7 @@ internal static class ServeCommand
     {
         var command = new Command("serve", "Run thawd, the Thaw service: the HTTP API (deploy, invoke, list, remove, logs, stats, /metrics), pools, zygotes and the handler cache. Stops cleanly on Ctrl-C or SIGTERM.")
         {
-            Listen, UnixSocket, StateDir, Name, MemoryBudget, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
+            Listen, UnixSocket, StateDir, Name, MemoryBudget, Accounting, Overcommit, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, OpenFiles, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
         };
         command.SetAction(RunAsync);
         return command;
@@ -63,6 +66,7 @@ internal static class ServeCommand
             IndexUrl = parse.GetValue(IndexUrl),
             ValidateOnDeploy = !parse.GetValue(NoValidate),
             ZygoteSeed = parse.GetValue(ZygoteSeed),
+            OpenFilesLimit = parse.GetValue(OpenFiles),
         };
         options.Resources.Name = parse.GetValue(Name)!;
         options.Resources.StateDir = stateDir;
@@ -73,6 +77,13 @@ internal static class ServeCommand
         options.Archives.MaxArchiveBytes = Units.ParseBytes(parse.GetValue(MaxArchive)!);
         if (parse.GetValue(MemoryBudget) is { } budget)
             options.HandlerCache.MemoryBudgetBytes = Units.ParseBytes(budget);
+        options.HandlerCache.Accounting = parse.GetValue(Accounting) switch
+        {
+            "measured" => Thaw.Service.Scheduling.MemoryAccounting.Measured,
+            "limits" => Thaw.Service.Scheduling.MemoryAccounting.Limits,
+            var other => throw new ArgumentException($"--memory-accounting must be measured or limits (was '{other}')"),
+        };
+        options.HandlerCache.OvercommitFactor = parse.GetValue(Overcommit);
         options.HandlerCache.KeepAlive = Units.ParseDuration(parse.GetValue(KeepAlive)!, allowZero: true);
         options.HandlerCache.FreezeAfter = Units.ParseDuration(parse.GetValue(FreezeAfter)!);
         options.HandlerCache.QueueLength = parse.GetValue(QueueLength);

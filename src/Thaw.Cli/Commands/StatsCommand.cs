@@ -54,8 +54,11 @@ internal static class StatsCommand
         long budget = Integer(memory?["budget_bytes"]);
         long sandboxes = Integer(memory?["sandboxes_bytes"]);
         long zygotes = Integer(memory?["zygotes_bytes"]);
-        var table = Table("memory budget", "budget", "sandboxes (limits)", "zygotes", "free");
-        Row(table, Bytes(budget), Bytes(sandboxes), Bytes(zygotes), Bytes(Math.Max(0, budget - sandboxes - zygotes)));
+        string mode = memory?["accounting"]?.GetValue<string>() ?? "limits";
+        string counted = mode == "measured" ? $"sandboxes (measured + limit headroom / {memory?["overcommit_factor"]})" : "sandboxes (limits)";
+        var table = Table("memory budget", "budget", counted, "their limits", "their measured usage", "zygotes", "free");
+        Row(table, Bytes(budget), Bytes(sandboxes), Bytes(Integer(memory?["sandboxes_limits_bytes"])),
+            $"{Bytes(Integer(memory?["sandboxes_measured_bytes"]))} ({Count(memory?["sandboxes_measured"])} measured)", Bytes(zygotes), Bytes(Math.Max(0, budget - sandboxes - zygotes)));
         return table;
     }
 }

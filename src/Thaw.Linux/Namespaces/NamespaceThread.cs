@@ -90,6 +90,25 @@ public sealed class NamespaceThread : IDisposable
         }
     });
 
+    /// <summary>
+    /// A netlink socket made inside the existing network namespace <paramref name="netns"/>: sockets
+    /// keep the namespace they were made in, so it configures that namespace from any thread.
+    /// </summary>
+    public SafeFd OpenNetlinkIn(SafeFd netns) => Invoke(() =>
+    {
+        int hostFd = _hostNet.Value;
+        int target = netns.Value;
+        if (Interop.SetNs(target, Interop.CLONE_NEWNET) < 0)
+            throw new LinuxException("setns", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "CLONE_NEWNET");
+        int netlink = Interop.Socket(Interop.AF_NETLINK, Interop.SOCK_RAW | Interop.SOCK_CLOEXEC, Interop.NETLINK_ROUTE);
+        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        if (Interop.SetNs(hostFd, Interop.CLONE_NEWNET) < 0)
+            Environment.FailFast("thaw: cannot return the namespace thread to the host network namespace");
+        if (netlink < 0)
+            throw new LinuxException("socket", errno, "AF_NETLINK in a pooled netns");
+        return new SafeFd(netlink);
+    });
+
     /// <summary>The inode of this thread's current network namespace (for the leak census).</summary>
     public static string CurrentNetworkNamespace() =>
         new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? "unknown";

@@ -39,6 +39,7 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
         item.ResetCounters();
         item.OomKillsWhenPooled = item.OomKills();
         item.ApplyLimits(options.DefaultLimits, options.CpuPeriodMicroseconds);
+        _ = item.ProcsFds; // closed while a sandbox held it: reopened here, not on the next claim
         return true;
     }
 

@@ -46,6 +46,18 @@ public sealed partial class SandboxCgroup
     /// </summary>
     public IReadOnlyList<SafeFd> ProcsFds => _procsFds ??= [.. ProcsFiles.Select(FileDescriptors.OpenWrite)];
 
+    /// <summary>
+    /// Closes <see cref="ProcsFds"/> once the sandbox's process has joined (it needs them no more);
+    /// the pool reopens them when it recycles the cgroup, off the request path. A node of thousands
+    /// of idle sandboxes would otherwise hold four descriptors each and hit its open-files limit first.
+    /// </summary>
+    public void CloseDescriptors()
+    {
+        foreach (var fd in _procsFds ?? [])
+            fd.Dispose();
+        _procsFds = null;
+    }
+
     public string MemoryDirectory { get; }
 
     public string CpuDirectory { get; }
@@ -145,9 +157,7 @@ public sealed partial class SandboxCgroup
     /// <summary>Removes the directory from every hierarchy; already-missing ones are fine.</summary>
     internal void Remove()
     {
-        foreach (var fd in _procsFds ?? [])
-            fd.Dispose();
-        _procsFds = null;
+        CloseDescriptors();
         foreach (var dir in Directories)
             CgroupFs.RemoveDirectory(dir, _timeout);
     }

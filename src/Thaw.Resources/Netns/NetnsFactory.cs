@@ -61,6 +61,7 @@ internal sealed class NetnsFactory(
     /// </summary>
     public bool TryRecycle(PooledNetns item)
     {
+        item.ReopenDescriptors(thread);
         var links = item.Inside.ListLinks();
         if (!links.Select(l => l.Name).Order(StringComparer.Ordinal).SequenceEqual(item.Links))
             return false;
@@ -79,8 +80,7 @@ internal sealed class NetnsFactory(
             host.DeleteLink(item.HostVeth);
         if (item.Address is not null)
             bridge!.Addresses.Return(item.Address);
-        item.Inside.Dispose();
-        item.Fd.Dispose();
+        item.CloseDescriptors();
         PinDirectory.Unpin(item.Path);
     }
 }

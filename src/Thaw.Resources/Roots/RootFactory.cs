@@ -162,7 +162,12 @@ public sealed class RootFactory : IResourceFactory<SandboxRoot>
 
     public void Destroy(SandboxRoot root)
     {
-        Mounts.UnmountTree(root.Path);
+        // A lazy unmount of the root detaches it with every mount below it in one call; the whole
+        // mount table is read only when something is still mounted there. Reading it per root made
+        // stopping thousands of sandboxes quadratic: 35,000 mounts for 5,000 roots, 10 roots a second.
+        for (int stacked = 0; stacked < 8 && Mounts.Unmount(root.Path); stacked++) { }
+        if (Directory.Exists(root.Path) && (MountTree.Supported ? MountTree.MountRootId(root.Path) is not null : MountTable.Read().IsMountPoint(root.Path)))
+            Mounts.UnmountTree(root.Path);
         // Everything inside lived in the root tmpfs, now gone: the dir is empty, so no recursive
         // delete that could reach into a host dir.
         if (Directory.Exists(root.Path))

@@ -118,6 +118,10 @@ public sealed class Deployer(Thawd thawd)
         }
         if (manifest.Name != name)
             throw new DeployException(400, "bad_manifest", $"{FunctionManifest.FileName} names the function '{manifest.Name}', but it is deployed as '{name}'");
+        // No sandbox of it could ever start: refused now, not with a 503 on every call.
+        long budget = thawd.Cache.Options.MemoryBudgetBytes;
+        if (manifest.MemoryBytes > budget)
+            throw new DeployException(400, "bad_manifest", $"memory {manifest.MemoryBytes >> 20} MiB is more than the node's memory budget ({budget >> 20} MiB, thaw serve --memory-budget): no sandbox of it could start");
         if (manifest.Runtime == "exec")
             CheckCommand(manifest, dir);
         return manifest;

@@ -31,7 +31,8 @@ internal static class ApiErrors
                 (status, code) = (429, "queue_full");
                 return true;
             case MemoryBudgetException m:
-                http.Response.Headers.RetryAfter = Seconds(m.RetryAfter);
+                if (m.RetryAfter is { } retry)
+                    http.Response.Headers.RetryAfter = Seconds(retry);
                 (status, code) = (503, "memory_budget");
                 return true;
             case CallTimeoutException:

@@ -177,8 +177,13 @@ internal static class Replies
             },
             ["memory"] = new JsonObject
             {
+                ["accounting"] = cache.Accounting == MemoryAccounting.Measured ? "measured" : "limits",
+                ["overcommit_factor"] = cache.OvercommitFactor,
                 ["budget_bytes"] = cache.BudgetBytes,
                 ["sandboxes_bytes"] = cache.ReservedBytes,
+                ["sandboxes_limits_bytes"] = cache.LimitBytes,
+                ["sandboxes_measured_bytes"] = cache.MeasuredBytes,
+                ["sandboxes_measured"] = cache.MeasuredSandboxes,
                 ["zygotes_bytes"] = cache.ZygoteBytes,
             },
             ["functions"] = functions,

@@ -63,7 +63,9 @@ public sealed class ThawMetrics
         var queue = factory.CreateGauge("thaw_queue_depth", "Calls waiting for a sandbox, per function.", new GaugeConfiguration { LabelNames = ["function"] });
         var evictions = factory.CreateCounter("thaw_handler_cache_evictions_total", "Idle sandboxes evicted (Greedy-Dual) for the memory budget.");
         var expired = factory.CreateCounter("thaw_handler_cache_expired_total", "Idle sandboxes removed after their keep-alive.");
-        var memory = factory.CreateGauge("thaw_memory_bytes", "The node's memory budget and what sandboxes (limits) and zygotes (PSS) hold of it.", new GaugeConfiguration { LabelNames = ["kind"] });
+        var memory = factory.CreateGauge("thaw_memory_bytes", "The node's memory budget; what sandboxes count against it (sandboxes), their limits and measured usage; the zygotes' PSS.", new GaugeConfiguration { LabelNames = ["kind"] });
+        var accounting = factory.CreateGauge("thaw_memory_accounting", "1 for how the memory budget counts sandboxes: measured (usage + headroom) or limits.", new GaugeConfiguration { LabelNames = ["mode"] });
+        var overcommit = factory.CreateGauge("thaw_memory_overcommit_factor", "Measured accounting's overcommit factor: a sandbox counts usage + (limit - usage) / factor.");
         Registry.AddBeforeCollectCallback(() =>
         {
             foreach (var p in pools())
@@ -87,6 +89,11 @@ public sealed class ThawMetrics
             expired.IncTo(c.Expired);
             memory.WithLabels("budget").Set(c.BudgetBytes);
             memory.WithLabels("sandboxes").Set(c.ReservedBytes);
+            memory.WithLabels("sandboxes_limits").Set(c.LimitBytes);
+            memory.WithLabels("sandboxes_measured").Set(c.MeasuredBytes);
+            accounting.WithLabels("measured").Set(c.Accounting == MemoryAccounting.Measured ? 1 : 0);
+            accounting.WithLabels("limits").Set(c.Accounting == MemoryAccounting.Limits ? 1 : 0);
+            overcommit.Set(c.OvercommitFactor);
             memory.WithLabels("zygotes").Set(c.ZygoteBytes);
         });
     }

@@ -33,6 +33,9 @@ public sealed class FunctionPool
     /// <summary>Calls since its sandboxes were last all evicted (Greedy-Dual's frequency, as FaasCache counts it).</summary>
     internal long Frequency { get; set; }
 
+    /// <summary>The last measured usage of a sandbox of its current version: what its next sandbox is charged as until measured itself.</summary>
+    internal long? MeasuredBytes { get; set; }
+
     public long ColdCalls { get; internal set; }
 
     public long WarmCalls { get; internal set; }

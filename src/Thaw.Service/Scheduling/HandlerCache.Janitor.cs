@@ -1,6 +1,6 @@
 namespace Thaw.Service.Scheduling;
 
-/// <summary>Idle sandboxes over time: paused by the freezer, removed after their keep-alive; and how any sandbox is stopped.</summary>
+/// <summary>Idle sandboxes over time: paused by the freezer (and measured then), removed after their keep-alive; and how any sandbox is stopped.</summary>
 public sealed partial class HandlerCache
 {
     private void Stop(WarmSandbox sandbox)
@@ -36,9 +36,11 @@ public sealed partial class HandlerCache
     {
         List<WarmSandbox> expired = [];
         List<WarmSandbox> freeze = [];
+        List<WarmSandbox> measure = [];
         lock (_lock)
         {
             long now = Environment.TickCount64;
+            long measureEvery = (long)_options.MeasureInterval.TotalMilliseconds;
             foreach (var pool in _pools.Values)
             {
                 long keepAlive = (long)pool.KeepAlive(_options).TotalMilliseconds;
@@ -57,18 +59,30 @@ public sealed partial class HandlerCache
                         pool.Idle.RemoveAt(i); // out of reach of calls and eviction while it freezes
                         freeze.Add(sandbox);
                     }
+                    else if (!sandbox.Frozen && !sandbox.Python.Sandbox.Cgroup.CanFreeze && (sandbox.MeasuredBytes is null || now - sandbox.MeasuredAt >= measureEvery))
+                        measure.Add(sandbox); // no freezer: it may still grow while idle
                 }
             }
         }
         foreach (var sandbox in expired)
             Stop(sandbox);
+        foreach (var sandbox in measure)
+            if (Measure(sandbox) is { } usage)
+                lock (_lock)
+                    MeasuredLocked(sandbox, usage);
         foreach (var sandbox in freeze)
         {
             bool frozen = false;
+            long? usage = null;
             try
             {
-                await Task.Run(sandbox.Python.Sandbox.Cgroup.Freeze).ConfigureAwait(false);
-                frozen = true;
+                // Measured once it is frozen: it cannot grow again until a call thaws it.
+                usage = await Task.Run(() =>
+                {
+                    sandbox.Python.Sandbox.Cgroup.Freeze();
+                    frozen = true;
+                    return Measure(sandbox);
+                }).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)
             {
@@ -80,6 +94,8 @@ public sealed partial class HandlerCache
                 sandbox.Frozen = frozen;
                 if (frozen)
                     _freezes++;
+                if (usage is { } bytes)
+                    MeasuredLocked(sandbox, bytes);
                 var pool = sandbox.Pool;
                 if (pool.Removed || _disposed || sandbox.Deployment.Version != pool.Current.Version)
                 {

@@ -4,7 +4,11 @@ using Thaw.Service.Functions;
 namespace Thaw.Service.Scheduling;
 
 /// <summary>A counted place for one run of a function that keeps nothing warm (an exec function: a sandbox per call).</summary>
-public sealed record FunctionSlot(FunctionPool Pool, Deployment Deployment, double QueueMs);
+public sealed record FunctionSlot(FunctionPool Pool, Deployment Deployment, double QueueMs)
+{
+    /// <summary>What the memory budget counted for it.</summary>
+    internal long ChargedBytes { get; init; }
+}
 
 /// <summary>
 /// Slots for exec functions: each call's sandbox counts against the function's concurrency and the
@@ -20,7 +24,7 @@ public sealed partial class HandlerCache
     public async Task<FunctionSlot> AcquireSlotAsync(string name, CancellationToken token = default)
     {
         long requested = Stopwatch.GetTimestamp();
-        var (pool, handed, deployment) = await TakeOrWaitAsync(name, warm: false, token).ConfigureAwait(false);
+        var (pool, handed, grant) = await TakeOrWaitAsync(name, warm: false, token).ConfigureAwait(false);
         if (handed is not null)
         {
             // Redeployed as a Python function while this call waited: its sandbox goes to the next caller.
@@ -32,7 +36,7 @@ public sealed partial class HandlerCache
             pool.Busy++;
             pool.ColdCalls++;
         }
-        return new FunctionSlot(pool, deployment!, Stopwatch.GetElapsedTime(requested).TotalMilliseconds);
+        return new FunctionSlot(pool, grant!.Value.Deployment, Stopwatch.GetElapsedTime(requested).TotalMilliseconds) { ChargedBytes = grant.Value.ChargedBytes };
     }
 
     /// <summary>Gives the slot back once the call's sandbox is gone: to the next queued call, else off the books.</summary>
@@ -43,7 +47,7 @@ public sealed partial class HandlerCache
         lock (_lock)
         {
             pool.Busy--;
-            ReturnSlotLocked(pool, slot.Deployment);
+            ReturnSlotLocked(pool, new Grant(slot.Deployment, slot.ChargedBytes));
             GrantWaitersLocked(pool, evicted);
         }
         foreach (var victim in evicted)

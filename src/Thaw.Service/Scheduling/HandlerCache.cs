@@ -38,6 +38,9 @@ public sealed partial class HandlerCache : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Task _janitor;
     private long _reservedBytes;
+    private long _limitBytes;
+    private long _measuredBytes;
+    private int _measuredSandboxes;
     private double _clock;
     private long _evictions;
     private long _expired;
@@ -78,6 +81,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
                 _pools[deployment.Name] = new FunctionPool(deployment);
                 return;
             }
+            if (pool.Current.Version != deployment.Version)
+                pool.MeasuredBytes = null; // new code: its sandboxes may be nothing like the old ones
             pool.Current = deployment;
             foreach (var sandbox in pool.Idle.ToList())
                 if (sandbox.Deployment.Version != deployment.Version)
@@ -143,11 +148,11 @@ public sealed partial class HandlerCache : IAsyncDisposable
     public async Task<SandboxLease> AcquireAsync(string name, CancellationToken token = default, ReadOnlyMemory<byte>? eventJson = null)
     {
         long requested = Stopwatch.GetTimestamp();
-        var (pool, sandbox, startDeployment) = await TakeOrWaitAsync(name, warm: true, token).ConfigureAwait(false);
+        var (pool, sandbox, grant) = await TakeOrWaitAsync(name, warm: true, token).ConfigureAwait(false);
         double queueMs = Stopwatch.GetElapsedTime(requested).TotalMilliseconds;
         if (sandbox is not null)
             return await WarmLeaseAsync(sandbox, queueMs).ConfigureAwait(false);
-        return await ColdLeaseAsync(pool, startDeployment!, queueMs, forCall: true, eventJson).ConfigureAwait(false);
+        return await ColdLeaseAsync(pool, grant!.Value, queueMs, forCall: true, eventJson).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -155,10 +160,10 @@ public sealed partial class HandlerCache : IAsyncDisposable
     /// slot to start one if the function is under its concurrency (counted against the memory budget
     /// now), else whichever of the two its turn in the queue brings. Throws as <see cref="AcquireAsync"/> does.
     /// </summary>
-    private async Task<(FunctionPool Pool, WarmSandbox? Sandbox, Deployment? Start)> TakeOrWaitAsync(string name, bool warm, CancellationToken token)
+    private async Task<(FunctionPool Pool, WarmSandbox? Sandbox, Grant? Start)> TakeOrWaitAsync(string name, bool warm, CancellationToken token)
     {
         WarmSandbox? sandbox = null;
-        Deployment? start = null;
+        Grant? start = null;
         LinkedListNode<TaskCompletionSource<Handoff>>? queued = null;
         FunctionPool pool;
         List<WarmSandbox> evicted = [];
@@ -209,7 +214,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             sandbox.IdleSince = Environment.TickCount64;
             // Greedy-Dual: each use lifts the sandbox above the clock in proportion to how often its
             // function is called and how costly its start was, per MiB it holds.
-            sandbox.Priority = _clock + pool.Frequency * Math.Max(sandbox.ColdStartMs, 0.001) / Math.Max(1.0, sandbox.ReservedBytes / (double)(1 << 20));
+            sandbox.Priority = _clock + pool.Frequency * Math.Max(sandbox.ColdStartMs, 0.001) / Math.Max(1.0, sandbox.ChargedBytes / (double)(1 << 20));
             bool current = healthy && !pool.Removed && !_disposed && sandbox.Deployment.Version == pool.Current.Version;
             if (current && HandToWaiterLocked(pool, sandbox))
                 return null;
@@ -239,21 +244,21 @@ public sealed partial class HandlerCache : IAsyncDisposable
     public void Replace(string name)
     {
         FunctionPool? pool;
-        Deployment deployment;
+        Grant grant;
         lock (_lock)
         {
             if (_disposed || !_pools.TryGetValue(name, out pool) || pool.Instances >= pool.Current.Manifest.Concurrency ||
                 pool.KeepAlive(_options) == TimeSpan.Zero ||
-                _reservedBytes + _zygoteBytes() + pool.Current.Manifest.MemoryBytes > _options.MemoryBudgetBytes)
+                _reservedBytes + _zygoteBytes() + ChargeFor(pool.Current.Manifest.MemoryBytes, pool.MeasuredBytes) > _options.MemoryBudgetBytes)
                 return;
-            deployment = GrantSlotLocked(pool, []);
+            grant = GrantSlotLocked(pool, []);
         }
         _ = Task.Run(async () =>
         {
             SandboxLease lease;
             try
             {
-                lease = await ColdLeaseAsync(pool, deployment, 0, forCall: false, firstEvent: null).ConfigureAwait(false);
+                lease = await ColdLeaseAsync(pool, grant, 0, forCall: false, firstEvent: null).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -271,7 +276,8 @@ public sealed partial class HandlerCache : IAsyncDisposable
         {
             var functions = _pools.Values.Select(p => new FunctionPoolStats(p.Name, p.Current.Version, p.Instances, p.Busy,
                 p.Idle.Count(s => !s.Frozen), p.Idle.Count(s => s.Frozen), p.Waiters.Count, p.ColdCalls, p.WarmCalls)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
-            return new HandlerCacheStats(functions, _reservedBytes, _zygoteBytes(), _options.MemoryBudgetBytes, _evictions, _expired, _rejected, _budgetRefusals, _freezes, _thaws);
+            return new HandlerCacheStats(functions, _options.Accounting, _options.OvercommitFactor, _reservedBytes, _limitBytes, _measuredBytes, _measuredSandboxes,
+                _zygoteBytes(), _options.MemoryBudgetBytes, _evictions, _expired, _rejected, _budgetRefusals, _freezes, _thaws);
         }
     }
 
@@ -290,16 +296,16 @@ public sealed partial class HandlerCache : IAsyncDisposable
                 // A sandbox that cannot be resumed is no use: replace it with a cold start.
                 Log.ThawFailed(_logger, sandbox.Id, e);
                 var pool = sandbox.Pool;
-                Deployment deployment;
+                Grant grant;
                 lock (_lock)
                 {
                     sandbox.Frozen = false;
                     pool.Busy--;
                     RetireLocked(sandbox);
-                    deployment = GrantSlotLocked(pool, []);
+                    grant = GrantSlotLocked(pool, []);
                 }
                 Stop(sandbox);
-                return await ColdLeaseAsync(pool, deployment, queueMs, forCall: true, firstEvent: null).ConfigureAwait(false);
+                return await ColdLeaseAsync(pool, grant, queueMs, forCall: true, firstEvent: null).ConfigureAwait(false);
             }
             thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
             lock (_lock)
@@ -314,24 +320,24 @@ public sealed partial class HandlerCache : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts a sandbox of <paramref name="deployment"/> in a slot already counted; a failed start
+    /// Starts a sandbox in the slot <paramref name="grant"/> counted; a failed start
     /// gives the slot back (or to the next queued call). <paramref name="forCall"/> is false for a
     /// sandbox started ahead (a replacement), which is not a cold call.
     /// </summary>
-    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Deployment deployment, double queueMs, bool forCall, ReadOnlyMemory<byte>? firstEvent)
+    private async Task<SandboxLease> ColdLeaseAsync(FunctionPool pool, Grant grant, double queueMs, bool forCall, ReadOnlyMemory<byte>? firstEvent)
     {
         long started = Stopwatch.GetTimestamp();
         PythonSandbox python;
         try
         {
-            python = await _start(deployment, firstEvent).ConfigureAwait(false);
+            python = await _start(grant.Deployment, firstEvent).ConfigureAwait(false);
         }
         catch
         {
             List<WarmSandbox> evicted = [];
             lock (_lock)
             {
-                ReturnSlotLocked(pool, deployment);
+                ReturnSlotLocked(pool, grant);
                 // The slot was this call's; a queued call may use it (its start may work, or fail the same way).
                 GrantWaitersLocked(pool, evicted);
             }
@@ -340,7 +346,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
             throw;
         }
         double startMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        var sandbox = new WarmSandbox(pool, deployment, python, startMs);
+        var sandbox = new WarmSandbox(pool, grant, python, startMs);
         lock (_lock)
         {
             pool.Busy++;
@@ -350,7 +356,7 @@ public sealed partial class HandlerCache : IAsyncDisposable
         return new SandboxLease(sandbox, cold: true, queueMs, startMs, thawMs: 0);
     }
 
-    private async Task<(WarmSandbox? Sandbox, Deployment? Start)> WaitInQueueAsync(FunctionPool pool, LinkedListNode<TaskCompletionSource<Handoff>> queued, CancellationToken token)
+    private async Task<(WarmSandbox? Sandbox, Grant? Start)> WaitInQueueAsync(FunctionPool pool, LinkedListNode<TaskCompletionSource<Handoff>> queued, CancellationToken token)
     {
         try
         {

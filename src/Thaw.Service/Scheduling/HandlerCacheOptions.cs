@@ -4,10 +4,31 @@ namespace Thaw.Service.Scheduling;
 public sealed class HandlerCacheOptions
 {
     /// <summary>
-    /// What sandboxes (their memory limits) and zygotes (their measured PSS) may hold together. A
-    /// cold start that would go over it evicts idle sandboxes (Greedy-Dual) or is refused: never overcommitted.
+    /// What sandboxes (as <see cref="Accounting"/> counts them) and zygotes (their measured PSS) may
+    /// hold together. A cold start that would go over it evicts idle sandboxes (Greedy-Dual) when
+    /// that makes it fit, or is refused.
     /// </summary>
     public long MemoryBudgetBytes { get; set; } = DefaultBudget();
+
+    /// <summary>
+    /// How a sandbox counts against the budget. <see cref="MemoryAccounting.Measured"/> by default: an
+    /// idle sandbox (frozen, it cannot grow) holds what its cgroup measures, far below its limit (a
+    /// hello sandbox a few MiB of 64), so counting limits fills a node with reservations nobody uses.
+    /// </summary>
+    public MemoryAccounting Accounting { get; set; } = MemoryAccounting.Measured;
+
+    /// <summary>
+    /// Measured accounting's overcommit factor F: a sandbox counts its measured usage plus 1/F of
+    /// what its limit still allows (usage + (limit − usage) / F). The budget then holds as long as no
+    /// more than one sandbox in F grows to its limit at once; F = 1 counts whole limits.
+    /// </summary>
+    public double OvercommitFactor { get; set; } = 8;
+
+    /// <summary>
+    /// How often an idle sandbox that is not frozen (a host without a freezer) is measured again. A
+    /// frozen one is measured once, as it freezes: it cannot grow until it is thawed.
+    /// </summary>
+    public TimeSpan MeasureInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long an idle warm sandbox is kept when its function's manifest does not say (keep_alive).</summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromMinutes(10);
@@ -32,6 +53,12 @@ public sealed class HandlerCacheOptions
         var problems = new List<string>();
         if (MemoryBudgetBytes < 32L << 20)
             problems.Add($"memory budget {MemoryBudgetBytes >> 20} MiB is below 32 MiB");
+        if (!Enum.IsDefined(Accounting))
+            problems.Add($"memory accounting {Accounting} is not measured or limits");
+        if (!(OvercommitFactor >= 1 && OvercommitFactor <= 1000))
+            problems.Add($"overcommit factor {OvercommitFactor} must be from 1 to 1000");
+        if (MeasureInterval <= TimeSpan.Zero)
+            problems.Add("measure interval must be positive");
         if (KeepAlive < TimeSpan.Zero)
             problems.Add("keep-alive must not be negative");
         if (FreezeAfter <= TimeSpan.Zero)

@@ -1,6 +1,4 @@
-using Thaw.Service.Functions;
-
 namespace Thaw.Service.Scheduling;
 
-/// <summary>What a queued call is given: an idle sandbox, or a slot (counted already) to start one of <see cref="Start"/>.</summary>
-internal readonly record struct Handoff(WarmSandbox? Sandbox, Deployment? Start);
+/// <summary>What a queued call is given: an idle sandbox, or a slot (counted already) to start one.</summary>
+internal readonly record struct Handoff(WarmSandbox? Sandbox, Grant? Start);

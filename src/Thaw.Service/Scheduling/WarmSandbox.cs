@@ -9,10 +9,11 @@ namespace Thaw.Service.Scheduling;
 /// </summary>
 public sealed class WarmSandbox
 {
-    internal WarmSandbox(FunctionPool pool, Deployment deployment, PythonSandbox python, double coldStartMs)
+    internal WarmSandbox(FunctionPool pool, Grant grant, PythonSandbox python, double coldStartMs)
     {
         Pool = pool;
-        Deployment = deployment;
+        Deployment = grant.Deployment;
+        ChargedBytes = grant.ChargedBytes;
         Python = python;
         ColdStartMs = coldStartMs;
     }
@@ -25,8 +26,17 @@ public sealed class WarmSandbox
 
     public string Id => Python.Sandbox.Id;
 
-    /// <summary>What it counts against the node's memory budget: its function's memory limit.</summary>
-    public long ReservedBytes => Deployment.Manifest.MemoryBytes;
+    /// <summary>What it counts against the node's memory budget now (its limit, or its measured usage plus headroom).</summary>
+    public long ChargedBytes { get; internal set; }
+
+    /// <summary>Its cgroup's memory usage when last measured (idle, off the call path), or null before the first measurement.</summary>
+    public long? MeasuredBytes { get; internal set; }
+
+    /// <summary>When it was last measured (Environment.TickCount64).</summary>
+    internal long MeasuredAt { get; set; }
+
+    /// <summary>Off the books (evicted, expired, stopped): a late measurement must not change the budget.</summary>
+    internal bool Retired { get; set; }
 
     /// <summary>How long its cold start took (request to handler ready): Greedy-Dual's cost.</summary>
     public double ColdStartMs { get; }
@@ -38,7 +48,6 @@ public sealed class WarmSandbox
 
     /// <summary>Paused by the freezer; thawed by the call that takes it.</summary>
     internal bool Frozen { get; set; }
-
 
     /// <summary>Thaws it if paused (a frozen task cannot exit on v1), then stops it and returns its resources.</summary>
     internal async Task StopAsync()
