@@ -53,7 +53,7 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
             if (exit.OomKilled)
             {
                 metrics.Invocation(function, cold: true, "out_of_memory");
-                var gone = new SandboxGoneException(sandbox.Id, $"it ran out of memory (limit {deployment.Manifest.MemoryBytes >> 20} MiB) and was killed", outOfMemory: true);
+                var gone = new SandboxGoneException(sandbox.Id, $"it ran out of memory (limit {deployment.Manifest.MemoryBytes >> 20} MiB) and was killed", SandboxFault.OutOfMemory);
                 log.Note(deployment.Version, gone.Message);
                 throw gone;
             }

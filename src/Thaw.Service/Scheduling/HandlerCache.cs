@@ -162,28 +162,35 @@ public sealed partial class HandlerCache : IAsyncDisposable
         LinkedListNode<TaskCompletionSource<Handoff>>? queued = null;
         FunctionPool pool;
         List<WarmSandbox> evicted = [];
-        lock (_lock)
+        try
         {
-            if (_disposed || !_pools.TryGetValue(name, out pool!))
-                throw new FunctionGoneException(name);
-            pool.Frequency++;
-            if (warm)
-                sandbox = TakeIdleLocked(pool);
-            if (sandbox is null)
+            lock (_lock)
             {
-                if (pool.Instances < pool.Current.Manifest.Concurrency)
-                    start = GrantSlotLocked(pool, evicted);
-                else if (pool.Waiters.Count >= _options.QueueLength)
+                if (_disposed || !_pools.TryGetValue(name, out pool!))
+                    throw new FunctionGoneException(name);
+                pool.Frequency++;
+                if (warm)
+                    sandbox = TakeIdleLocked(pool);
+                if (sandbox is null)
                 {
-                    _rejected++;
-                    throw new QueueFullException(name, pool.Waiters.Count, _options.RetryAfter);
+                    if (pool.Instances < pool.Current.Manifest.Concurrency)
+                        start = GrantSlotLocked(pool, evicted);
+                    else if (pool.Waiters.Count >= _options.QueueLength)
+                    {
+                        _rejected++;
+                        throw new QueueFullException(name, pool.Waiters.Count, _options.RetryAfter);
+                    }
+                    else
+                        queued = pool.Waiters.AddLast(new TaskCompletionSource<Handoff>(TaskCreationOptions.RunContinuationsAsynchronously));
                 }
-                else
-                    queued = pool.Waiters.AddLast(new TaskCompletionSource<Handoff>(TaskCreationOptions.RunContinuationsAsynchronously));
             }
         }
-        foreach (var victim in evicted)
-            Stop(victim);
+        finally
+        {
+            // Also when the slot was refused after all: what was evicted is off the books and must stop.
+            foreach (var victim in evicted)
+                Stop(victim);
+        }
         if (queued is not null)
             (sandbox, start) = await WaitInQueueAsync(pool, queued, token).ConfigureAwait(false);
         return (pool, sandbox, start);
@@ -240,14 +247,17 @@ public sealed partial class HandlerCache : IAsyncDisposable
     {
         FunctionPool? pool;
         Deployment deployment;
+        List<WarmSandbox> evicted = [];
         lock (_lock)
         {
             if (_disposed || !_pools.TryGetValue(name, out pool) || pool.Instances >= pool.Current.Manifest.Concurrency ||
                 pool.KeepAlive(_options) == TimeSpan.Zero ||
                 _reservedBytes + _zygoteBytes() + pool.Current.Manifest.MemoryBytes > _options.MemoryBudgetBytes)
                 return;
-            deployment = GrantSlotLocked(pool, []);
+            deployment = GrantSlotLocked(pool, evicted);
         }
+        foreach (var victim in evicted)
+            Stop(victim);
         _ = Task.Run(async () =>
         {
             SandboxLease lease;
@@ -285,20 +295,28 @@ public sealed partial class HandlerCache : IAsyncDisposable
             {
                 await Task.Run(sandbox.Python.Sandbox.Cgroup.Thaw).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException or Thaw.Linux.LinuxException)
             {
                 // A sandbox that cannot be resumed is no use: replace it with a cold start.
                 Log.ThawFailed(_logger, sandbox.Id, e);
                 var pool = sandbox.Pool;
                 Deployment deployment;
-                lock (_lock)
+                List<WarmSandbox> evicted = [sandbox];
+                try
                 {
-                    sandbox.Frozen = false;
-                    pool.Busy--;
-                    RetireLocked(sandbox);
-                    deployment = GrantSlotLocked(pool, []);
+                    lock (_lock)
+                    {
+                        sandbox.Frozen = false;
+                        pool.Busy--;
+                        RetireLocked(sandbox);
+                        deployment = GrantSlotLocked(pool, evicted);
+                    }
                 }
-                Stop(sandbox);
+                finally
+                {
+                    foreach (var victim in evicted)
+                        Stop(victim);
+                }
                 return await ColdLeaseAsync(pool, deployment, queueMs, forCall: true, firstEvent: null).ConfigureAwait(false);
             }
             thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
