@@ -76,6 +76,61 @@ public sealed class ServeCommandTests : IDisposable
         Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
     }
 
+    [Fact]
+    public async Task Killed_outright_it_leaves_no_process_behind_frozen_sandboxes_and_child_zygotes_included()
+    {
+        var (serve, url) = await StartAsync("--freeze-after", "100ms");
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+        // numeric imports numpy: its deploy builds a child zygote that its sandboxes fork from.
+        foreach (var (name, code) in new[] { ("hello", "def f(event):\n    return 'hi'\n"), ("numeric", "import numpy\ndef f(event):\n    return int(numpy.arange(4).sum())\n") })
+        {
+            string dir = TestInstance.NewTempDir("thaw-test-fn-");
+            _dirs.Add(dir);
+            File.WriteAllText(Path.Combine(dir, "thaw.toml"), $"name = \"{name}\"\n");
+            File.WriteAllText(Path.Combine(dir, "f.py"), code);
+            using (var deployed = await http.PutAsync($"v1/functions/{name}", new ByteArrayContent(ThawdInstance.TarGz(dir))))
+                Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+            using (var call = await http.PostAsync($"v1/functions/{name}/invoke", new StringContent("{}", Encoding.UTF8)))
+                Assert.Equal(HttpStatusCode.OK, call.StatusCode);
+        }
+        await Wait.UntilAsync(async () => System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("v1/stats"))!["functions"]!.AsArray()
+            .Sum(f => f!["frozen"]!.GetValue<int>()), frozen => frozen == 2, TimeSpan.FromSeconds(20));
+        Assert.True(ZygotesUnder(_naming.StateDir).Count >= 2, "the root zygote and numeric's child zygote");
+        Assert.NotEmpty(InstanceProcesses());
+
+        serve.Kill(); // SIGKILL: thawd's own cleanup never runs; its zygotes' crash net must
+        await serve.WaitForExitAsync();
+        var left = InstanceProcesses();
+        for (var waited = Stopwatch.StartNew(); left.Count > 0 && waited.Elapsed < TimeSpan.FromSeconds(2); left = InstanceProcesses())
+            await Task.Delay(20);
+        Assert.True(left.Count == 0, $"2 s after thawd's SIGKILL, processes of its instance live on: {string.Join(", ", left.Select(Describe))}");
+
+        // The next start sweeps the cgroups, mounts and namespaces the crash left; a clean stop then leaves nothing.
+        var (again, _) = await StartAsync();
+        Assert.True(Signals.Terminate(again.Id));
+        await again.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Empty(LeakCensus.MountsUnder(_naming.StateDir));
+        Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
+    }
+
+    /// <summary>Every process of the instance: in any of its cgroups (sandboxes, zygotes, parked children), or a zygote of its state dir.</summary>
+    private List<int> InstanceProcesses() =>
+        [.. CgroupHierarchy.Detect().MountPaths.Select(m => Path.Combine(m, _naming.Name)).Where(Directory.Exists)
+            .SelectMany(d => Directory.EnumerateFiles(d, "cgroup.procs", SearchOption.AllDirectories))
+            .SelectMany(ReadPids).Concat(ZygotesUnder(_naming.StateDir)).Distinct().Order()];
+
+    private static IEnumerable<int> ReadPids(string procs)
+    {
+        try { return [.. File.ReadAllLines(procs).Where(l => l.Length > 0).Select(l => int.Parse(l, System.Globalization.CultureInfo.InvariantCulture))]; }
+        catch (IOException) { return []; } // removed meanwhile
+    }
+
+    private static string Describe(int pid)
+    {
+        try { return $"{pid} ({File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim()}, {File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][..1]})"; }
+        catch (IOException) { return pid.ToString(System.Globalization.CultureInfo.InvariantCulture); }
+    }
+
     /// <summary>
     /// thawd's open fds less those its pools hold for their resources' life (each pooled cgroup its
     /// cgroup.procs files, each pooled netns its fd and a netlink socket), whose count the pools'
@@ -104,10 +159,11 @@ public sealed class ServeCommandTests : IDisposable
         return ThawdInstance.TarGz(dir);
     }
 
-    private async Task<(Process Process, string Url)> StartAsync()
+    private async Task<(Process Process, string Url)> StartAsync(params string[] options)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "serve", "--listen", "127.0.0.1:0", "--state-dir", _naming.StateDir, "--name", _naming.Name, "--pool-size", "2", "--log-level", "warning" })
+        string[] args = [Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "serve", "--listen", "127.0.0.1:0", "--state-dir", _naming.StateDir, "--name", _naming.Name, "--pool-size", "2", "--log-level", "warning", .. options];
+        foreach (var arg in args)
             psi.ArgumentList.Add(arg);
         var process = Process.Start(psi)!;
         _started.Add(process);
