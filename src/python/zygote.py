@@ -928,6 +928,28 @@ def morula(config):
     return EXIT_SETUP_FAILED
 
 
+def accept_thawd(listener, watch_stdin):
+    """thawd's one connection, or None: it did not come within ACCEPT_TIMEOUT_S, or thawd died
+    first. With watch_stdin, stdin is a pipe only thawd holds the other end of: its end of file is
+    thawd's death (a crash between this zygote's start and its connect would otherwise leave it
+    waiting out the timeout, after every other process of the instance is gone)."""
+    poll = select.poll()
+    poll.register(listener.fileno(), select.POLLIN)
+    if watch_stdin:
+        poll.register(0, select.POLLIN)
+    deadline = time.monotonic() + ACCEPT_TIMEOUT_S
+    while (left := deadline - time.monotonic()) > 0:
+        for fd, _ in poll.poll(left * 1000):
+            if fd == listener.fileno():
+                conn, _ = listener.accept()
+                return conn
+            if not os.read(0, 4096):
+                print("zygote: thawd is gone before it connected", file=sys.stderr, flush=True)
+                return None
+    print("zygote: thawd did not connect in time", file=sys.stderr, flush=True)
+    return None
+
+
 def boot(config):
     """Enter the zygote's own lean sandbox, then serve the one connection thawd makes."""
     if config.get("morula"):
@@ -963,17 +985,14 @@ def boot(config):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(config["socket"])
     listener.listen(1)
-    listener.settimeout(ACCEPT_TIMEOUT_S)
     print(f"ready {PROTOCOL_VERSION} {os.getpid()}", flush=True)
     try:
-        conn, _ = listener.accept()
-    except socket.timeout:
-        print("zygote: thawd did not connect in time", file=sys.stderr, flush=True)
-        return 1
+        conn = accept_thawd(listener, bool(config.get("watch_stdin")))
     finally:
         listener.close()
         os.unlink(config["socket"])
-    conn.settimeout(None)
+    if conn is None:
+        return 1
     zygote = Zygote(conn, native, own_pidns, parked=config.get("parked", 0))
     zygote.prefault = bool(config.get("prefault", True))
     try:

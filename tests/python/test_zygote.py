@@ -374,6 +374,29 @@ class FrozenCrashNetTests(unittest.TestCase):
         self.assertEqual(-signal.SIGKILL, self.victim.wait(timeout=2))
 
 
+class ThawdGoneBeforeConnectTests(unittest.TestCase):
+    """thawd started the zygote and died before it connected: the zygote's stdin (a pipe only thawd
+    held) ends, and the zygote exits instead of waiting out its 30 s accept timeout."""
+
+    def test_the_zygote_exits_when_its_stdin_ends_before_thawd_connected(self):
+        directory = tempfile.mkdtemp(prefix="thaw-test-zygote-")
+        config = {"socket": os.path.join(directory, "zygote.sock"), "native": None, "parked": 0, "watch_stdin": True}
+        proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(["ready", "3"], proc.stdout.readline().split()[:2])
+            proc.stdin.close()
+            self.assertEqual(1, proc.wait(timeout=5))
+            self.assertIn("thawd is gone", proc.stderr.read())
+            self.assertFalse(os.path.exists(config["socket"]))
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+            os.rmdir(directory)
+
+
 class PythonEntryTests(ZygoteTests):
     """Forked and entered in Python only: the zygote's fallback when libthawspawn is missing."""
     use_native = False

@@ -98,7 +98,7 @@ public sealed partial class Zygote : IDisposable
             root = host.Roots.Claim(options.Directory, options.PackagesDir);
             // Loaded before the zygote chroots, so the host path.
             string? native = File.Exists(options.NativePath) ? options.NativePath : null;
-            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault);
+            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault, WatchStdin: true);
             var psi = new ProcessStartInfo(options.Python)
             {
                 // -I: no user site or PYTHON* variables; -S: no site import (faster, nothing to find).
