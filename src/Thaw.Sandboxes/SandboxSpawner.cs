@@ -240,7 +240,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             sandbox.Channel?.Dispose();
             stdin?.Dispose();
             // A zygote that died before it forked: the caller may send the spawn again (to its replacement or parent).
-            if (e is ZygoteGoneException || (e is ZygoteException && !zygote.IsAlive))
+            if (e is ZygoteGoneException || !zygote.IsAlive)
                 throw new ZygoteGoneException($"sandbox {id} could not be created: zygote {zygote.Pid} is gone: {e.Message}", e);
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
         }

@@ -36,7 +36,7 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
             {
                 run = await runtime.RunAsync(deployment.Manifest, deployment.CodeDir, eventJson, log.For(deployment.Version).Stderr).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SandboxException or ArgumentException)
+            catch (Exception e) when (e is SandboxException or Thaw.Sandboxes.Zygotes.ZygoteException or ArgumentException)
             {
                 metrics.Invocation(function, cold: true, "start_failed");
                 log.Note(deployment.Version, $"sandbox failed to start: {e.Message}");

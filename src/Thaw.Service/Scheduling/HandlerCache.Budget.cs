@@ -20,6 +20,10 @@ public sealed partial class HandlerCache
             if (victim is null)
             {
                 _budgetRefusals++;
+                // What was evicted on the way is off the books already: it stops, though the slot is refused.
+                foreach (var gone in evicted)
+                    Stop(gone);
+                evicted.Clear();
                 throw new MemoryBudgetException(pool.Name, needed, _reservedBytes + zygotes, _options.MemoryBudgetBytes, _options.RetryAfter);
             }
             _clock = victim.Priority;

@@ -162,35 +162,28 @@ public sealed partial class HandlerCache : IAsyncDisposable
         LinkedListNode<TaskCompletionSource<Handoff>>? queued = null;
         FunctionPool pool;
         List<WarmSandbox> evicted = [];
-        try
+        lock (_lock)
         {
-            lock (_lock)
+            if (_disposed || !_pools.TryGetValue(name, out pool!))
+                throw new FunctionGoneException(name);
+            pool.Frequency++;
+            if (warm)
+                sandbox = TakeIdleLocked(pool);
+            if (sandbox is null)
             {
-                if (_disposed || !_pools.TryGetValue(name, out pool!))
-                    throw new FunctionGoneException(name);
-                pool.Frequency++;
-                if (warm)
-                    sandbox = TakeIdleLocked(pool);
-                if (sandbox is null)
+                if (pool.Instances < pool.Current.Manifest.Concurrency)
+                    start = GrantSlotLocked(pool, evicted);
+                else if (pool.Waiters.Count >= _options.QueueLength)
                 {
-                    if (pool.Instances < pool.Current.Manifest.Concurrency)
-                        start = GrantSlotLocked(pool, evicted);
-                    else if (pool.Waiters.Count >= _options.QueueLength)
-                    {
-                        _rejected++;
-                        throw new QueueFullException(name, pool.Waiters.Count, _options.RetryAfter);
-                    }
-                    else
-                        queued = pool.Waiters.AddLast(new TaskCompletionSource<Handoff>(TaskCreationOptions.RunContinuationsAsynchronously));
+                    _rejected++;
+                    throw new QueueFullException(name, pool.Waiters.Count, _options.RetryAfter);
                 }
+                else
+                    queued = pool.Waiters.AddLast(new TaskCompletionSource<Handoff>(TaskCreationOptions.RunContinuationsAsynchronously));
             }
         }
-        finally
-        {
-            // Also when the slot was refused after all: what was evicted is off the books and must stop.
-            foreach (var victim in evicted)
-                Stop(victim);
-        }
+        foreach (var victim in evicted)
+            Stop(victim);
         if (queued is not null)
             (sandbox, start) = await WaitInQueueAsync(pool, queued, token).ConfigureAwait(false);
         return (pool, sandbox, start);
@@ -301,22 +294,16 @@ public sealed partial class HandlerCache : IAsyncDisposable
                 Log.ThawFailed(_logger, sandbox.Id, e);
                 var pool = sandbox.Pool;
                 Deployment deployment;
-                List<WarmSandbox> evicted = [sandbox];
-                try
+                List<WarmSandbox> evicted = [];
+                lock (_lock)
                 {
-                    lock (_lock)
-                    {
-                        sandbox.Frozen = false;
-                        pool.Busy--;
-                        RetireLocked(sandbox);
-                        deployment = GrantSlotLocked(pool, evicted);
-                    }
+                    sandbox.Frozen = false;
+                    pool.Busy--;
+                    Stop(RetireLocked(sandbox)); // before the slot, which may be refused
+                    deployment = GrantSlotLocked(pool, evicted);
                 }
-                finally
-                {
-                    foreach (var victim in evicted)
-                        Stop(victim);
-                }
+                foreach (var victim in evicted)
+                    Stop(victim);
                 return await ColdLeaseAsync(pool, deployment, queueMs, forCall: true, firstEvent: null).ConfigureAwait(false);
             }
             thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
