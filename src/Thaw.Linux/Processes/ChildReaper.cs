@@ -79,8 +79,11 @@ public sealed class ChildReaper : IDisposable
             int n = Interop.EpollWait(_epoll.Value, events, 32, -1);
             if (n < 0)
             {
-                if (Marshal.GetLastPInvokeError() == 4) // EINTR
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == 4) // EINTR
                     continue;
+                // Said, not silent: no child of this reaper would be reaped any more.
+                _failed?.Invoke(new LinuxException("epoll_wait", errno, "the reaper stops"));
                 return;
             }
             for (int i = 0; i < n; i++)
