@@ -160,7 +160,9 @@ public sealed class PythonRuntime : IAsyncDisposable
                 _ = sandbox.Exited.ContinueWith(_ => held.Dispose(), TaskScheduler.Default);
             try
             {
-                var (python, modules) = await WaitReadyAsync(function, sandbox, first, held?.Zygote ?? _spawner.Zygote, token).ConfigureAwait(false);
+                // The root zygote may have been replaced since the lease was taken: the spawn went to the current one.
+                var forkedFrom = held?.Node is null ? _spawner.Zygote : held.Zygote;
+                var (python, modules) = await WaitReadyAsync(function, sandbox, first, forkedFrom, token).ConfigureAwait(false);
                 ImportCache?.Learn(function.Name, modules);
                 return python;
             }
