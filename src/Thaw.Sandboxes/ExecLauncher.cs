@@ -17,10 +17,16 @@ namespace Thaw.Sandboxes;
 /// </summary>
 internal sealed class ExecLauncher : ISandboxParent, IDisposable
 {
-    private readonly ChildReaper _reaper = new("thaw-reaper");
+    private readonly ChildReaper _reaper;
     private readonly ConcurrentDictionary<string, SafeFd> _pidfds = new();
 
-    public ExecLauncher(string nativePath) => NativeSpawn.Load(nativePath);
+    /// <param name="nativePath">libthawspawn.</param>
+    /// <param name="failed">Hears what handling a sandbox's exit threw on the reaper's thread.</param>
+    public ExecLauncher(string nativePath, Action<Exception> failed)
+    {
+        NativeSpawn.Load(nativePath);
+        _reaper = new ChildReaper("thaw-reaper", failed);
+    }
 
     /// <summary>
     /// Clones the sandbox and waits until it has exec'd its program (or failed before); its start

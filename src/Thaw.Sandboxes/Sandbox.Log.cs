@@ -11,5 +11,8 @@ public sealed partial class Sandbox
 
         [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "sandbox {Id}: output still open 2 s after exit; the logs are cut there")]
         public static partial void LogsNotClosed(ILogger logger, string id);
+
+        [LoggerMessage(EventId = 312, Level = LogLevel.Error, Message = "sandbox {Id}: cleaning up after its exit failed")]
+        public static partial void FinishFailed(ILogger logger, string id, Exception error);
     }
 }

@@ -143,7 +143,7 @@ public sealed partial class Sandbox : IZygoteEvents
 
     void IZygoteEvents.OnExited(int? code, int? signal, string? error) => Finish(code, signal, error);
 
-    void IZygoteEvents.OnZygoteLost() => Finish(null, null, "the zygote died before the sandbox exited", unreaped: true);
+    void IZygoteEvents.OnZygoteLost() => Finish(null, null, "the zygote died before the sandbox exited", unreaped: true, zygoteLost: true);
 
     internal void MarkCreated()
     {
@@ -158,7 +158,7 @@ public sealed partial class Sandbox : IZygoteEvents
         return _exit.Task;
     }
 
-    private void Finish(int? code, int? signal, string? error, bool unreaped = false)
+    private void Finish(int? code, int? signal, string? error, bool unreaped = false, bool zygoteLost = false)
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0)
             return;
@@ -180,7 +180,9 @@ public sealed partial class Sandbox : IZygoteEvents
                 if (unreaped)
                 {
                     // Nobody reaped it: its processes may still run. Kill them before saying it exited.
-                    Cgroup.KillAll();
+                    // On a thread of its own: a dead zygote loses all its sandboxes at once, and as
+                    // many blocking kills (freeze, kill, thaw, wait) would starve the thread pool.
+                    await Task.Factory.StartNew(() => Cgroup.KillAll(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
                 }
                 // Every writer is dead once pid 1 of the namespace is: the logs end promptly.
                 await Task.WhenAll(Stdout.Completion, Stderr.Completion).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -191,11 +193,18 @@ public sealed partial class Sandbox : IZygoteEvents
                 Stdout.Abort();
                 Stderr.Abort();
             }
+            catch (Exception e)
+            {
+                // The kill through the cgroup failed (a cgroup gone half-way): the pools' release
+                // below kills and recycles it again; whoever waits for the exit must still hear of it.
+                Log.FinishFailed(_logger, Id, e);
+            }
             finally
             {
-                Release();
+                try { Release(); }
+                catch (Exception e) { Log.FinishFailed(_logger, Id, e); }
                 _stopped(this);
-                _exit.TrySetResult(new SandboxExit(code, signal, error, oom, _timedOut, exitedAt));
+                _exit.TrySetResult(new SandboxExit(code, signal, error, oom, _timedOut, exitedAt, zygoteLost));
             }
         });
     }

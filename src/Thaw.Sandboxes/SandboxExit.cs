@@ -7,7 +7,8 @@ namespace Thaw.Sandboxes;
 /// <param name="OomKilled">The kernel's OOM killer killed a process of the sandbox (its memory limit).</param>
 /// <param name="TimedOut">Thaw killed it when its timeout ran out.</param>
 /// <param name="ExitedAt">Stopwatch timestamp of the moment thawd learned of the exit.</param>
-public sealed record SandboxExit(int? ExitCode, int? Signal, string? Error, bool OomKilled, bool TimedOut, long ExitedAt)
+/// <param name="ZygoteLost">Its zygote died first, and thawd killed it through its cgroup: nothing of its own ended it.</param>
+public sealed record SandboxExit(int? ExitCode, int? Signal, string? Error, bool OomKilled, bool TimedOut, long ExitedAt, bool ZygoteLost = false)
 {
     /// <summary>A shell's view: the code, or 128 + signal.</summary>
     public int ShellCode => ExitCode ?? (Signal is int s ? 128 + s : 125);

@@ -47,7 +47,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         {
             _zygote = StartZygote();
             if (options.Via == SpawnVia.Thawd)
-                _launcher = new ExecLauncher(options.Zygote.NativePath);
+                _launcher = new ExecLauncher(options.Zygote.NativePath, e => Log.ExitHandlingFailed(_logger, e));
         }
         catch
         {
@@ -91,7 +91,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         spec.Validate();
         var netnsPool = NetnsPoolFor(spec.Network);
         // Before anything is claimed: a dead zygote is replaced here, and if that fails nothing is held.
-        var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteException($"zygote {from.Pid} is gone");
+        var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteGoneException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Cloned by thawd itself (SpawnVia.Thawd): an exec sandbox started at once (its vfork cannot
         // wait for a start), attached into a mount namespace of its own. Other exec sandboxes go to
@@ -240,6 +240,9 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             await sandbox.Abandon(e.Message).ConfigureAwait(false);
             sandbox.Channel?.Dispose();
             stdin?.Dispose();
+            // A zygote that died before it forked: the caller may send the spawn again (to its replacement or parent).
+            if (e is ZygoteGoneException || !zygote.IsAlive)
+                throw new ZygoteGoneException($"sandbox {id} could not be created: zygote {zygote.Pid} is gone: {e.Message}", e);
             throw new SandboxException($"sandbox {id} could not be created: {e.Message}", e);
         }
         finally
@@ -362,8 +365,9 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
                 if (!_disposed)
                     CurrentZygote();
             }
-            catch (Exception e) when (e is ZygoteException or ObjectDisposedException or InvalidOperationException or IOException)
+            catch (Exception e)
             {
+                // A work item that throws would end thawd: the next request tries again.
                 Log.RestartFailed(_logger, dead.Pid, e);
             }
         });

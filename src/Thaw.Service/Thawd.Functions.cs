@@ -66,6 +66,13 @@ public sealed partial class Thawd
         CollectRetiredCode();
     }
 
+    /// <summary>The timer's collection: a timer callback that throws would end thawd, so its failure is logged.</summary>
+    private void CollectRetiredCodeQuietly()
+    {
+        try { CollectRetiredCode(); }
+        catch (Exception e) { Log.CodeCollectFailed(_logger, e); }
+    }
+
     private void CollectRetiredCode()
     {
         List<(string Name, int Version)> done;

@@ -29,5 +29,8 @@ public sealed partial class Thawd
 
         [LoggerMessage(EventId = 806, Level = LogLevel.Warning, Message = "warming up the HTTP path failed ({Reason}); the first requests pay its JIT")]
         public static partial void WarmUpFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 807, Level = LogLevel.Error, Message = "collecting retired code failed; the next round tries again")]
+        public static partial void CodeCollectFailed(ILogger logger, Exception error);
     }
 }

@@ -97,7 +97,7 @@ public sealed partial class Thawd : IAsyncDisposable
             thawd.Invoker = new Invoker(thawd.Cache, exec, thawd.Metrics, thawd.LogOf);
             thawd.LoadRegistry();
             thawd.Metrics.Observe(thawd.Host.Stats, thawd.Cache.Stats, thawd.ZygoteCensus);
-            thawd._codeCollector = new Timer(_ => thawd.CollectRetiredCode(), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+            thawd._codeCollector = new Timer(_ => thawd.CollectRetiredCodeQuietly(), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
             await thawd.StartHttpAsync(loggers).ConfigureAwait(false);
             await thawd.WarmUpAsync().ConfigureAwait(false);
             Log.Started(logger, thawd.Url.ToString(), options.Resources.StateDir, thawd.Cache.Stats().Functions.Count);

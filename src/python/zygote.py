@@ -59,8 +59,9 @@ PARK_WHEN_IDLE_MS = 20
 HERE = os.path.dirname(os.path.abspath(__file__))  # this folder; /handler once the zygote is in its own root
 NATIVE_PATH = None  # libthawspawn as this process can open it now (after the zygote entered its root)
 PROC_FD = -1  # /proc, opened before the zygote entered its own root: parked children read their maps through it
-# The instance's cgroup dir (one hierarchy) and the zygote's own cgroup's name in it, opened before
-# the zygote entered its own root: the safety net for a crashed thawd (kill_instance_sandboxes).
+# The instance's cgroup dir in every hierarchy the zygote joined, and the zygote's own cgroup's name
+# in them, opened before the zygote entered its own root: the safety net for a crashed thawd
+# (kill_instance_sandboxes). Every hierarchy, not one: the freezer's holds the frozen sandboxes.
 INSTANCE_CGROUPS = None
 CRASH_NET_S = 5  # how long the net keeps killing (a fork racing the kill, a child mid-join)
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
@@ -830,45 +831,73 @@ class Zygote:
         if self.thawd_gone:
             kill_instance_sandboxes()
         signal.set_wakeup_fd(-1)
-        while True:
+        # Bounded: a child that cannot die (frozen in a cgroup the net does not reach) must not keep
+        # this zygote, and with it its parent, alive for good.
+        deadline = time.monotonic() + CRASH_NET_S
+        while time.monotonic() < deadline:
             try:
-                os.wait()
+                pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
+            if pid == 0:
+                time.sleep(0.005)
 
 
 def kill_instance_sandboxes():
     """thawd died without goodbye: kill what it started itself too (the exec sandboxes it clones,
     which are its children, not the zygote's, and which PR_SET_PDEATHSIG cannot tie to it: that
     follows the cloning thread, and .NET retires pool threads). Every process in every cgroup of
-    the instance but the zygote's own is a sandbox's. Until a few scans in a row find none: a
-    process may fork while the kill runs (pids.max bounds it), a sandbox mid-start joins late."""
+    the instance but the zygote's own is a sandbox's. A frozen (idle warm) sandbox cannot die until
+    it is thawed, so every cgroup is thawed after its processes were sent SIGKILL (they die as they
+    wake, before they run). Until a few scans in a row find none: a process may fork while the kill
+    runs (pids.max bounds it), a sandbox mid-start joins late."""
     if INSTANCE_CGROUPS is None:
         return
-    dir_fd, own = INSTANCE_CGROUPS
+    dirs, own = INSTANCE_CGROUPS
     deadline = time.monotonic() + CRASH_NET_S
     quiet = 0
     while quiet < 3 and time.monotonic() < deadline:
         found = 0
-        for name in os.listdir(dir_fd):
-            if name == own or not name.startswith("sb-"):
-                continue
-            try:
-                fd = os.open(f"{name}/cgroup.procs", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-                try:
-                    pids = os.read(fd, 1 << 20).split()
-                finally:
-                    os.close(fd)
-            except OSError:
-                continue  # removed meanwhile, or not a cgroup
-            for pid in pids:
-                found += 1
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+        for dir_fd in dirs:
+            for name in os.listdir(dir_fd):
+                if name == own or not name.startswith("sb-"):
+                    continue
+                for pid in cgroup_pids(dir_fd, name):
+                    found += 1
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                thaw_cgroup(dir_fd, name)
         quiet = quiet + 1 if found == 0 else 0
         time.sleep(0.01)
+
+
+def cgroup_pids(dir_fd, name):
+    try:
+        fd = os.open(f"{name}/cgroup.procs", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            return [int(pid) for pid in os.read(fd, 1 << 20).split()]
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        return []  # removed meanwhile, or not a cgroup
+
+
+def thaw_cgroup(dir_fd, name):
+    """Lets a frozen cgroup's killed processes die: cgroup v1's freezer.state THAWED, or on cgroup v2
+    cgroup.kill (which kills frozen tasks too) and cgroup.freeze 0. A file the hierarchy lacks is skipped."""
+    for file, value in (("freezer.state", b"THAWED"), ("cgroup.kill", b"1"), ("cgroup.freeze", b"0")):
+        try:
+            fd = os.open(f"{name}/{file}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:
+            continue
+        try:
+            os.write(fd, value)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def enter_own_root(root):
@@ -930,6 +959,28 @@ def morula(config):
     return EXIT_SETUP_FAILED
 
 
+def accept_thawd(listener, watch_stdin):
+    """thawd's one connection, or None: it did not come within ACCEPT_TIMEOUT_S, or thawd died
+    first. With watch_stdin, stdin is a pipe only thawd holds the other end of: its end of file is
+    thawd's death (a crash between this zygote's start and its connect would otherwise leave it
+    waiting out the timeout, after every other process of the instance is gone)."""
+    poll = select.poll()
+    poll.register(listener.fileno(), select.POLLIN)
+    if watch_stdin:
+        poll.register(0, select.POLLIN)
+    deadline = time.monotonic() + ACCEPT_TIMEOUT_S
+    while (left := deadline - time.monotonic()) > 0:
+        for fd, _ in poll.poll(left * 1000):
+            if fd == listener.fileno():
+                conn, _ = listener.accept()
+                return conn
+            if not os.read(0, 4096):
+                print("zygote: thawd is gone before it connected", file=sys.stderr, flush=True)
+                return None
+    print("zygote: thawd did not connect in time", file=sys.stderr, flush=True)
+    return None
+
+
 def boot(config):
     """Enter the zygote's own lean sandbox, then serve the one connection thawd makes."""
     if config.get("morula"):
@@ -950,8 +1001,9 @@ def boot(config):
     global PROC_FD, INSTANCE_CGROUPS
     PROC_FD = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     if config.get("cgroup_procs"):
-        own = os.path.dirname(config["cgroup_procs"][0])  # <hierarchy>/<instance>/sb-N
-        INSTANCE_CGROUPS = (os.open(os.path.dirname(own), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), os.path.basename(own))
+        owns = [os.path.dirname(procs) for procs in config["cgroup_procs"]]  # <hierarchy>/<instance>/sb-N
+        INSTANCE_CGROUPS = ([os.open(os.path.dirname(own), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) for own in owns],
+                            os.path.basename(owns[0]))
     native = load_native(config.get("native"))
     global HERE, NATIVE_PATH
     NATIVE_PATH = config.get("native")
@@ -964,17 +1016,14 @@ def boot(config):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(config["socket"])
     listener.listen(1)
-    listener.settimeout(ACCEPT_TIMEOUT_S)
     print(f"ready {PROTOCOL_VERSION} {os.getpid()}", flush=True)
     try:
-        conn, _ = listener.accept()
-    except socket.timeout:
-        print("zygote: thawd did not connect in time", file=sys.stderr, flush=True)
-        return 1
+        conn = accept_thawd(listener, bool(config.get("watch_stdin")))
     finally:
         listener.close()
         os.unlink(config["socket"])
-    conn.settimeout(None)
+    if conn is None:
+        return 1
     zygote = Zygote(conn, native, own_pidns, parked=config.get("parked", 0))
     zygote.prefault = bool(config.get("prefault", True))
     try:

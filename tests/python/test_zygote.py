@@ -318,6 +318,89 @@ class CrashNetTests(unittest.TestCase):
         self.assertIsNone(self.victim.poll())
 
 
+class FrozenCrashNetTests(unittest.TestCase):
+    """A frozen (idle warm) sandbox cannot die until it is thawed: thawd gone, the zygote's net kills
+    it through every hierarchy it was given, the freezer's included, and the zygote exits."""
+
+    def setUp(self):
+        if os.path.isdir("/sys/fs/cgroup/freezer"):  # cgroup v1: the freezer is a hierarchy of its own
+            self.hierarchies, self.freeze = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/freezer"], ("freezer.state", "FROZEN")
+        elif os.path.exists("/sys/fs/cgroup/cgroup.freeze") or os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            self.hierarchies, self.freeze = ["/sys/fs/cgroup"], ("cgroup.freeze", "1")
+        else:
+            self.skipTest("no cgroup freezer on this host")
+        name = f"thaw-test-frozen-{os.getpid()}"
+        self.dirs = [(os.path.join(h, name), os.path.join(h, name, "sb-0"), os.path.join(h, name, "sb-1")) for h in self.hierarchies]
+        for dirs in self.dirs:
+            for d in dirs:
+                os.mkdir(d)
+        self.addCleanup(self.remove_cgroups)
+        self.z = ZygoteClient(cgroup_procs=[os.path.join(own, "cgroup.procs") for _, own, _ in self.dirs])
+        self.z.send({"op": "hello", "version": 3})
+        self.victim = subprocess.Popen(["sleep", "60"])
+        self.addCleanup(self.victim.wait)
+        self.addCleanup(self.thaw_and_kill)
+        for _, _, other in self.dirs:
+            with open(os.path.join(other, "cgroup.procs"), "w") as f:
+                f.write(str(self.victim.pid))
+        freezer = self.dirs[-1][2]
+        with open(os.path.join(freezer, self.freeze[0]), "w") as f:
+            f.write(self.freeze[1])
+
+    def thaw_and_kill(self):
+        self.victim.kill()
+        for file, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+            try:
+                with open(os.path.join(self.dirs[-1][2], file), "w") as f:
+                    f.write(value)
+            except OSError:
+                pass
+
+    def remove_cgroups(self):
+        for instance, own, other in self.dirs:
+            for d in (other, own, instance):
+                deadline = time.monotonic() + 10
+                while True:
+                    try:
+                        os.rmdir(d)
+                        break
+                    except OSError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.01)
+
+    def test_a_frozen_sandbox_dies_and_the_zygote_exits_when_thawd_crashes(self):
+        self.assertEqual("hello", self.z.receive()["op"])
+        self.z.conn.close()
+        self.z.proc.wait(timeout=10)
+        self.z.proc.stdout.close()
+        os.rmdir(self.z.dir)
+        self.assertEqual(-signal.SIGKILL, self.victim.wait(timeout=2))
+
+
+class ThawdGoneBeforeConnectTests(unittest.TestCase):
+    """thawd started the zygote and died before it connected: the zygote's stdin (a pipe only thawd
+    held) ends, and the zygote exits instead of waiting out its 30 s accept timeout."""
+
+    def test_the_zygote_exits_when_its_stdin_ends_before_thawd_connected(self):
+        directory = tempfile.mkdtemp(prefix="thaw-test-zygote-")
+        config = {"socket": os.path.join(directory, "zygote.sock"), "native": None, "parked": 0, "watch_stdin": True}
+        proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(["ready", "3"], proc.stdout.readline().split()[:2])
+            proc.stdin.close()
+            self.assertEqual(1, proc.wait(timeout=5))
+            self.assertIn("thawd is gone", proc.stderr.read())
+            self.assertFalse(os.path.exists(config["socket"]))
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+            os.rmdir(directory)
+
+
 class PythonEntryTests(ZygoteTests):
     """Forked and entered in Python only: the zygote's fallback when libthawspawn is missing."""
     use_native = False

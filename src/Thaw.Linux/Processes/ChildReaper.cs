@@ -17,10 +17,14 @@ public sealed class ChildReaper : IDisposable
     private readonly SafeFd _wake;
     private readonly Thread _thread;
     private readonly ConcurrentDictionary<int, (SafeFd Pidfd, Action<int?, int?> Exited)> _children = new();
+    private readonly Action<Exception>? _failed;
     private volatile bool _disposed;
 
-    public ChildReaper(string name)
+    /// <param name="name">The reaper thread's name.</param>
+    /// <param name="failed">Hears what a child's exit callback threw (the thread goes on reaping).</param>
+    public ChildReaper(string name, Action<Exception>? failed = null)
     {
+        _failed = failed;
         _epoll = new SafeFd(LinuxException.ThrowIfFailed(Interop.EpollCreate1(Interop.EPOLL_CLOEXEC), "epoll_create1"));
         _wake = new SafeFd(LinuxException.ThrowIfFailed(Interop.EventFd(0, Interop.O_CLOEXEC), "eventfd"));
         Add(_wake.Value);
@@ -75,15 +79,22 @@ public sealed class ChildReaper : IDisposable
             int n = Interop.EpollWait(_epoll.Value, events, 32, -1);
             if (n < 0)
             {
-                if (Marshal.GetLastPInvokeError() == 4) // EINTR
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == 4) // EINTR
                     continue;
+                // Said, not silent: no child of this reaper would be reaped any more.
+                _failed?.Invoke(new LinuxException("epoll_wait", errno, "the reaper stops"));
                 return;
             }
             for (int i = 0; i < n; i++)
             {
                 int fd = (int)events[i].Data;
-                if (fd != _wake.Value)
-                    Reap(fd);
+                if (fd == _wake.Value)
+                    continue;
+                // An exception off this thread would end the process; one child's callback must not
+                // stop the reaping of the others either.
+                try { Reap(fd); }
+                catch (Exception e) { _failed?.Invoke(e); }
             }
         }
     }

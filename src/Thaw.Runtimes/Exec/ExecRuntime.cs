@@ -19,7 +19,10 @@ public sealed class ExecRuntime(SandboxSpawner spawner, ExecRuntimeOptions optio
 {
     private const int StderrTailChars = 4096;
 
-    /// <summary>Runs one call of <paramref name="function"/> to its end. Throws <see cref="SandboxException"/> if it could not start.</summary>
+    /// <summary>
+    /// Runs one call of <paramref name="function"/> to its end. Throws <see cref="SandboxException"/>
+    /// (or a <see cref="Thaw.Sandboxes.Zygotes.ZygoteException"/>) if it could not start.
+    /// </summary>
     public async Task<ExecRun> RunAsync(FunctionManifest function, string codeDir, ReadOnlyMemory<byte> eventJson, Action<ReadOnlyMemory<byte>>? stderr)
     {
         if (function.Runtime != "exec")
@@ -29,7 +32,7 @@ public sealed class ExecRuntime(SandboxSpawner spawner, ExecRuntimeOptions optio
         var env = new Dictionary<string, string>(spawner.DefaultEnvironment);
         foreach (var (key, value) in function.Environment)
             env[key] = value;
-        var sandbox = await spawner.RunAsync(new SandboxSpec
+        var spec = new SandboxSpec
         {
             Argv = function.Command,
             CodeDir = codeDir,
@@ -40,7 +43,20 @@ public sealed class ExecRuntime(SandboxSpawner spawner, ExecRuntimeOptions optio
             Timeout = function.Timeout,
             Environment = env,
             Hostname = "thaw-" + function.Name,
-        }, stdout.Write, stderr).ConfigureAwait(false);
+        };
+        Sandbox sandbox;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                sandbox = await spawner.RunAsync(spec, stdout.Write, stderr).ConfigureAwait(false);
+                break;
+            }
+            catch (Thaw.Sandboxes.Zygotes.ZygoteGoneException) when (attempt < options.StartAttempts)
+            {
+                // Its zygote died before the clone (nothing of the call ran): the spawner starts a replacement.
+            }
+        }
         var exit = await sandbox.Exited.ConfigureAwait(false);
         return new ExecRun(sandbox, exit, Outcome(exit, stdout, sandbox, options.MaxOutputBytes));
     }

@@ -101,5 +101,6 @@ internal sealed class FrameReader(Socket socket)
         return true;
     }
 
-    private static InvalidDataException MidFrame() => new("the sandbox closed its invoke socket in the middle of a frame");
+    /// <summary>Not a broken frame: the sandbox died while it wrote one.</summary>
+    private static EndOfStreamException MidFrame() => new("the sandbox closed its invoke socket in the middle of a frame");
 }

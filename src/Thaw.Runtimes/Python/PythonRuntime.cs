@@ -124,34 +124,61 @@ public sealed class PythonRuntime : IAsyncDisposable
             Hostname = "thaw-" + function.Name,
         };
         if (function.Isolation == FunctionIsolation.Fresh)
-            return await StartFreshAsync(function, spec, output, first, token).ConfigureAwait(false);
-        // The deepest zygote whose packages the function uses; a dead one is dropped and its parent tried.
-        var lease = ImportCache?.Acquire(function.Name);
-        Sandbox sandbox;
-        while (true)
         {
             try
             {
-                sandbox = await _spawner.RunAsync(spec, output?.Stdout, output?.Stderr, from: lease?.Node is null ? null : lease.Zygote).ConfigureAwait(false);
-                break;
+                return await StartFreshAsync(function, spec, output, first, token).ConfigureAwait(false);
             }
-            catch (ZygoteException) when (lease?.Node is not null)
+            catch (Exception e) when (e is SandboxException or ZygoteException)
             {
-                lease.Lost();
-                lease = ImportCache!.Acquire(function.Name);
-            }
-            catch
-            {
-                lease?.Dispose();
-                throw;
+                throw StartFailed(function, e);
             }
         }
-        if (lease is not null)
-            _ = sandbox.Exited.ContinueWith(_ => lease.Dispose(), TaskScheduler.Default);
-        var (python, modules) = await WaitReadyAsync(function, sandbox, first, lease?.Zygote ?? _spawner.Zygote, token).ConfigureAwait(false);
-        ImportCache?.Learn(function.Name, modules);
-        return python;
+        // The deepest zygote whose packages the function uses. One that dies before the sandbox is
+        // ready is dropped and the start goes again (to its parent, or the root's replacement).
+        var lease = ImportCache?.Acquire(function.Name);
+        for (int attempt = 1; ; attempt++)
+        {
+            Sandbox sandbox;
+            try
+            {
+                sandbox = await _spawner.RunAsync(spec, output?.Stdout, output?.Stderr, from: lease?.Node is null ? null : lease.Zygote).ConfigureAwait(false);
+            }
+            catch (ZygoteGoneException) when (attempt < _options.StartAttempts)
+            {
+                lease?.Lost();
+                lease = ImportCache?.Acquire(function.Name);
+                continue;
+            }
+            catch (Exception e)
+            {
+                lease?.Dispose();
+                throw StartFailed(function, e);
+            }
+            var held = lease;
+            if (held is not null)
+                _ = sandbox.Exited.ContinueWith(_ => held.Dispose(), TaskScheduler.Default);
+            try
+            {
+                // The root zygote may have been replaced since the lease was taken: the spawn went to the current one.
+                var forkedFrom = held?.Node is null ? _spawner.Zygote : held.Zygote;
+                var (python, modules) = await WaitReadyAsync(function, sandbox, first, forkedFrom, token).ConfigureAwait(false);
+                ImportCache?.Learn(function.Name, modules);
+                return python;
+            }
+            catch (ZygoteGoneException e)
+            {
+                if (attempt >= _options.StartAttempts)
+                    throw StartFailed(function, e);
+                lease = ImportCache?.Acquire(function.Name);
+            }
+        }
     }
+
+    /// <summary>A sandbox that could not be made (its zygote refused, or kept dying): the start failed, as the caller reports it.</summary>
+    private static Exception StartFailed(FunctionManifest function, Exception e) => e is SandboxException or ZygoteException
+        ? new FunctionStartException("sandbox", $"function '{function.Name}': {e.Message}", inner: e)
+        : e;
 
     /// <summary>
     /// Morula (isolation = "fresh"): the sandbox is one of the function's pool of exec'd interpreters
@@ -244,31 +271,54 @@ public sealed class PythonRuntime : IAsyncDisposable
                 }
             }
             JsonDocument? ready;
+            string? broken = null;
             try
             {
                 ready = await frames.ReadAsync(deadline.Token).ConfigureAwait(false);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or EndOfStreamException)
             {
                 // A sandbox that died with the first call unread resets the socket instead of closing it.
                 ready = null;
             }
+            catch (Exception e) when (e is InvalidDataException or JsonException)
+            {
+                // Not a frame (module init wrote on the invoke socket, say): it cannot be spoken to.
+                ready = null;
+                broken = e.Message;
+                sandbox.Kill();
+            }
             using var _ = ready;
             if (ready is null)
             {
-                var exit = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);
-                throw await StoppedBeforeReadyAsync(function, sandbox, exit).ConfigureAwait(false);
+                // Its zygote died under it before the handler loaded (a claimed parked child dies with
+                // it, any other is killed through its cgroup): nothing of the call ran, it may start again.
+                if (!forkedFrom.IsAlive)
+                    throw new ZygoteGoneException($"sandbox {sandbox.Id}: its zygote {forkedFrom.Pid} died before the handler loaded");
+                if (broken is not null)
+                    throw new FunctionStartException("sandbox", $"function '{function.Name}': its sandbox broke the invoke protocol before the handler loaded ({broken}); it was killed");
+                SandboxExit exited;
+                try
+                {
+                    exited = await sandbox.Exited.WaitAsync(_options.KillTimeout, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw new FunctionStartException("sandbox", $"function '{function.Name}': its sandbox stopped before the handler loaded (its exit not reported within {_options.KillTimeout.TotalSeconds:0.#} s)");
+                }
+                if (exited.ZygoteLost)
+                    throw new ZygoteGoneException($"sandbox {sandbox.Id}: its zygote died before the handler loaded");
+                throw await StoppedBeforeReadyAsync(function, sandbox, exited).ConfigureAwait(false);
             }
-            var root = ready.RootElement;
-            if (root.GetProperty("op").GetString() != "ready")
+            try
             {
-                var error = root.GetProperty("error");
-                throw new FunctionStartException(root.GetProperty("phase").GetString() ?? "init",
-                    $"function '{function.Name}': {error.GetProperty("message").GetString()}", error.GetProperty("traceback").GetString() ?? "");
+                return Ready(function, sandbox, frames, ready.RootElement, first, forkedFrom);
             }
-            IReadOnlyList<string> modules = root.TryGetProperty("modules", out var list) ? [.. list.EnumerateArray().Select(m => m.GetString()!)] : [];
-            var python = new PythonSandbox(sandbox, frames, root.GetProperty("init_ms").GetDouble(), _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = forkedFrom };
-            return (python, modules);
+            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                sandbox.Kill();
+                throw new FunctionStartException("sandbox", $"function '{function.Name}': its sandbox's ready frame is not one (PROTOCOL.md, \"Invocations\"); it was killed", inner: e);
+            }
         }
         catch (Exception e)
         {
@@ -322,6 +372,21 @@ public sealed class PythonRuntime : IAsyncDisposable
         string how = exit.OomKilled ? $"was killed by the OOM killer at its memory limit of {function.MemoryBytes >> 20} MiB"
             : exit.ExitCode is int code ? $"exited with code {code}" : $"was killed by signal {exit.Signal}";
         return new FunctionStartException("exit", $"function '{function.Name}': its process {how} while the handler module loaded (os._exit, or a crash in native code)", tail);
+    }
+
+    /// <summary>The sandbox's first frame: ready (with what it loaded), or why its handler did not load.</summary>
+    private (PythonSandbox Python, IReadOnlyList<string> Modules) Ready(FunctionManifest function, Sandbox sandbox, FrameReader frames, JsonElement root,
+        FirstCall? first, Zygote forkedFrom)
+    {
+        if (root.GetProperty("op").GetString() != "ready")
+        {
+            var error = root.GetProperty("error");
+            throw new FunctionStartException(root.GetProperty("phase").GetString() ?? "init",
+                $"function '{function.Name}': {error.GetProperty("message").GetString()}", error.GetProperty("traceback").GetString() ?? "");
+        }
+        IReadOnlyList<string> modules = root.TryGetProperty("modules", out var list) ? [.. list.EnumerateArray().Select(m => m.GetString()!)] : [];
+        var python = new PythonSandbox(sandbox, frames, root.GetProperty("init_ms").GetDouble(), _options.StopGrace, _options.KillTimeout, first) { ForkedFrom = forkedFrom };
+        return (python, modules);
     }
 
     private JsonObject RuntimeConfig(FunctionManifest function, IReadOnlyList<string> packagePaths, int version) => new()

@@ -22,6 +22,13 @@ public sealed class PythonRuntimeOptions
     /// <summary>How long a killed sandbox may take to be reported gone.</summary>
     public TimeSpan KillTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often a start is tried when its zygote dies before the sandbox is ready (a killed or
+    /// OOM-killed zygote): each retry goes to the zygote's replacement or its parent. The call was
+    /// not delivered yet, so a retry is safe; a start that fails for any other reason is not retried.
+    /// </summary>
+    public int StartAttempts { get; set; } = 3;
+
     /// <summary>CPUs each sandbox may use (cgroup quota).</summary>
     public double CpuQuota { get; set; } = 1.0;
 

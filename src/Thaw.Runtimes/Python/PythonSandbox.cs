@@ -68,14 +68,16 @@ public sealed class PythonSandbox : IAsyncDisposable
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             deadline.CancelAfter(timeout);
             JsonDocument? reply;
+            bool sent = sentAhead is not null && sentAhead.Event.Equals(eventJson);
             try
             {
-                if (sentAhead is null || !sentAhead.Event.Equals(eventJson))
+                if (!sent)
                 {
                     if (sentAhead is not null)
                         (await _frames.ReadAsync(deadline.Token).ConfigureAwait(false))?.Dispose(); // its reply nobody asked for
                     string id = CallId(Sandbox, Interlocked.Increment(ref _calls));
                     await InvocationFrames.WriteInvokeAsync(socket, id, (long)timeout.TotalMilliseconds, eventJson, deadline.Token).ConfigureAwait(false);
+                    sent = true;
                 }
                 reply = await _frames.ReadAsync(deadline.Token).ConfigureAwait(false);
             }
@@ -84,10 +86,17 @@ public sealed class PythonSandbox : IAsyncDisposable
                 Sandbox.Kill();
                 throw new TimeoutException($"the handler did not return within {Units.FormatDuration(timeout)}; its sandbox was killed");
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidDataException)
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or EndOfStreamException)
             {
                 Sandbox.Kill();
-                throw new SandboxGoneException(Sandbox.Id, e.Message);
+                // The kernel resets a Unix socket closed with data unread: a sandbox that died (a frozen
+                // one killed from outside dies as it thaws) before it read the call never saw it.
+                bool delivered = sent && e is not System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset };
+                throw new SandboxGoneException(Sandbox.Id, e.Message, SandboxFault.Died, delivered);
+            }
+            catch (Exception e) when (e is InvalidDataException or JsonException)
+            {
+                throw Broken(e.Message);
             }
             if (reply is null)
                 throw await GoneAsync().ConfigureAwait(false);
@@ -99,7 +108,16 @@ public sealed class PythonSandbox : IAsyncDisposable
                 ForkedFrom?.LearnTouches(pid);
             }
             using (reply)
-                return Read(reply.RootElement);
+            {
+                try
+                {
+                    return Read(reply.RootElement);
+                }
+                catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException)
+                {
+                    throw Broken($"its reply is not a result or error frame ({e.Message})");
+                }
+            }
         }
         finally
         {
@@ -117,12 +135,31 @@ public sealed class PythonSandbox : IAsyncDisposable
             e.GetProperty("traceback").GetString() ?? ""), ms);
     }
 
+    /// <summary>
+    /// The sandbox wrote what is not a reply frame (the handler wrote on the invoke socket, say): what
+    /// it sends next cannot be trusted to line up with a call, so it is killed; its caller's 502 says why.
+    /// </summary>
+    private SandboxGoneException Broken(string why)
+    {
+        Sandbox.Kill();
+        return new SandboxGoneException(Sandbox.Id, $"it broke the invoke protocol: {why}; it was killed", SandboxFault.BrokenProtocol);
+    }
+
     /// <summary>Why the sandbox stopped: its exit, with the memory limit named when the OOM killer ended it.</summary>
     private async Task<SandboxGoneException> GoneAsync()
     {
-        var exit = await Sandbox.Exited.WaitAsync(_killTimeout).ConfigureAwait(false);
+        SandboxExit exit;
+        try
+        {
+            exit = await Sandbox.Exited.WaitAsync(_killTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Not the call's timeout (a 504): the sandbox is gone, its exit just not reported yet.
+            return new SandboxGoneException(Sandbox.Id, $"it stopped (its exit not reported within {_killTimeout.TotalSeconds:0.#} s)");
+        }
         return exit.OomKilled
-            ? new SandboxGoneException(Sandbox.Id, $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed", outOfMemory: true)
+            ? new SandboxGoneException(Sandbox.Id, $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed", SandboxFault.OutOfMemory)
             : new SandboxGoneException(Sandbox.Id, $"it stopped ({exit})");
     }
 

@@ -104,7 +104,7 @@ public sealed partial class Zygote : IDisposable
             root = host.Roots.Claim(options.Directory, options.PackagesDir);
             // Loaded before the zygote chroots, so the host path.
             string? native = File.Exists(options.NativePath) ? options.NativePath : null;
-            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault);
+            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault, WatchStdin: true);
             var psi = new ProcessStartInfo(options.Python)
             {
                 // -I: no user site or PYTHON* variables; -S: no site import (faster, nothing to find).
@@ -271,14 +271,26 @@ public sealed partial class Zygote : IDisposable
         return 0;
     }
 
-    private void OnClosed()
+    private void OnClosed(Exception? error)
     {
         if (Volatile.Read(ref _disposed) != 0)
             return;
-        Log.Crashed(_logger, Pid);
-        Crashed?.Invoke(this);
-        // Off the reader thread: the release waits for the process.
-        ThreadPool.QueueUserWorkItem(_ => Dispose());
+        Log.Crashed(_logger, Pid, error);
+        try
+        {
+            Crashed?.Invoke(this);
+        }
+        catch (Exception e)
+        {
+            Log.CrashHandlerFailed(_logger, Pid, e);
+        }
+        // Off the reader thread: the release waits for the process. A work item that throws would end
+        // thawd, so whatever the release hits is logged.
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            try { Dispose(); }
+            catch (Exception e) { Log.ReleaseFailed(_logger, Pid, e); }
+        });
     }
 
     /// <summary>Closes the connection (the zygote then kills its sandboxes and exits) and returns its resources.</summary>

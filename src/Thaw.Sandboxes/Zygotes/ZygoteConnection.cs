@@ -53,8 +53,11 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = name };
     }
 
-    /// <summary>Raised once, on the reader thread, when the zygote closes the connection or dies.</summary>
-    public event Action? Closed;
+    /// <summary>
+    /// Raised once, on the reader thread, when the zygote closes the connection or dies; with the
+    /// error that ended the reader when it was not a plain close (a reset, a broken message).
+    /// </summary>
+    public event Action<Exception?>? Closed;
 
     public bool IsOpen => !_closed;
 
@@ -130,8 +133,16 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
         try
         {
             if (_closed)
-                throw new ZygoteException("the zygote is gone");
-            Send(request, fds);
+                throw new ZygoteGoneException("the zygote is gone");
+            try
+            {
+                Send(request, fds);
+            }
+            catch (Exception e) when (e is LinuxException or SocketException or ObjectDisposedException)
+            {
+                // A dead zygote's socket (EPIPE, ECONNRESET) or one disposed meanwhile: nothing was forked.
+                throw new ZygoteGoneException($"the zygote is gone: {e.Message}", e);
+            }
             var message = await reply.Task.ConfigureAwait(false);
             return message.Op == "error" ? throw new ZygoteException(message.Error ?? "the zygote refused the request") : message;
         }
@@ -317,31 +328,42 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
 
     private void ReadLoop()
     {
+        // Nothing a zygote does (dies mid-message, resets the connection, sends garbage) may end
+        // thawd: whatever ends this loop is the zygote's end, reported to whoever waits on it.
+        Exception? error = null;
         try
         {
             while (ReceiveOne() is { } message)
                 Dispatch(message);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or JsonException or LinuxException)
+        catch (Exception e)
         {
-            // The zygote died mid-message (a reset when it exits with messages of thawd's unread) or the
-            // connection was disposed: handled as a close.
+            // ECONNRESET (recvmsg) when it died with requests unread; a disposed socket when thawd closed it.
+            error = e is ObjectDisposedException ? null : e;
         }
         _replan?.Dispose();
         lock (_parkedLock)
         {
             _closed = true;
-            DiscardParked();
+            Quietly(DiscardParked, ref error);
         }
         foreach (var (_, reply) in _replies)
-            reply.TrySetException(new ZygoteException("the zygote exited before replying"));
+            reply.TrySetException(new ZygoteGoneException("the zygote exited before replying", error));
         foreach (var id in _sandboxes.Keys)
             if (_sandboxes.TryRemove(id, out var events))
-                events.OnZygoteLost();
+                Quietly(events.OnZygoteLost, ref error);
         foreach (var pid in _claimed.Keys)
             if (_claimed.TryRemove(pid, out var events))
-                events.OnZygoteLost();
-        Closed?.Invoke();
+                Quietly(events.OnZygoteLost, ref error);
+        var closed = Closed;
+        Quietly(() => closed?.Invoke(error), ref error);
+    }
+
+    /// <summary>Runs one step of the close; a failure is kept (the first one) for the Closed event, never thrown off this thread.</summary>
+    private static void Quietly(Action step, ref Exception? error)
+    {
+        try { step(); }
+        catch (Exception e) { error ??= e; }
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
 namespace Thaw.Sandboxes.Zygotes;
 
 /// <summary>A zygote refused a request, or is gone.</summary>
-public sealed class ZygoteException(string message, Exception? inner = null) : Exception(message, inner);
+public class ZygoteException(string message, Exception? inner = null) : Exception(message, inner);

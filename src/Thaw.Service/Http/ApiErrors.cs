@@ -39,7 +39,7 @@ internal static class ApiErrors
                 (status, code) = (504, "timeout");
                 return true;
             case SandboxGoneException g:
-                (status, code) = (502, g.OutOfMemory ? "out_of_memory" : "sandbox_died");
+                (status, code) = (502, g.Fault.Code());
                 return true;
             case FunctionStartException s:
                 (status, code) = (502, "start_failed");

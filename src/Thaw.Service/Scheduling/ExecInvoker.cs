@@ -37,7 +37,7 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
             {
                 run = await runtime.RunAsync(deployment.Manifest, deployment.CodeDir, eventJson, log.For(deployment.Version).Stderr).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SandboxException or ArgumentException)
+            catch (Exception e) when (e is SandboxException or Thaw.Sandboxes.Zygotes.ZygoteException or ArgumentException)
             {
                 metrics.Invocation(function, cold: true, "start_failed");
                 log.Note(deployment.Version, $"sandbox failed to start: {e.Message}");
@@ -55,7 +55,7 @@ public sealed class ExecInvoker(HandlerCache cache, ExecRuntime runtime, ThawMet
             if (exit.OomKilled)
             {
                 metrics.Invocation(function, cold: true, "out_of_memory");
-                var gone = new SandboxGoneException(sandbox.Id, $"it ran out of memory (limit {deployment.Manifest.MemoryBytes >> 20} MiB) and was killed", outOfMemory: true);
+                var gone = new SandboxGoneException(sandbox.Id, $"it ran out of memory (limit {deployment.Manifest.MemoryBytes >> 20} MiB) and was killed", SandboxFault.OutOfMemory);
                 log.Note(deployment.Version, gone.Message);
                 throw new CallFailedException(gone, cold: true, deployment.Version, sandbox.Id, Phases(slot, sandbox, exit, requested));
             }

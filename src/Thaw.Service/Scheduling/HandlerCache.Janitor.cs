@@ -27,7 +27,11 @@ public sealed partial class HandlerCache
         try
         {
             while (await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
-                await SweepIdleAsync().ConfigureAwait(false);
+            {
+                // One failed sweep must not end the janitor: idle sandboxes would then never freeze or expire.
+                try { await SweepIdleAsync().ConfigureAwait(false); }
+                catch (Exception e) { Log.SweepFailed(_logger, e); }
+            }
         }
         catch (OperationCanceledException) { }
     }
@@ -84,7 +88,7 @@ public sealed partial class HandlerCache
                     return Measure(sandbox);
                 }).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException or Thaw.Linux.LinuxException)
             {
                 Log.FreezeFailed(_logger, sandbox.Id, e);
             }

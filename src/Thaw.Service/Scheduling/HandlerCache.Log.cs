@@ -23,5 +23,8 @@ public sealed partial class HandlerCache
 
         [LoggerMessage(EventId = 705, Level = LogLevel.Warning, Message = "function {Function}: starting a replacement sandbox failed")]
         public static partial void ReplaceFailed(ILogger logger, string function, Exception error);
+
+        [LoggerMessage(EventId = 706, Level = LogLevel.Error, Message = "sweeping idle sandboxes failed; the next sweep tries again")]
+        public static partial void SweepFailed(ILogger logger, Exception error);
     }
 }

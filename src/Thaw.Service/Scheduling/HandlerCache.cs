@@ -245,14 +245,17 @@ public sealed partial class HandlerCache : IAsyncDisposable
     {
         FunctionPool? pool;
         Grant grant;
+        List<WarmSandbox> evicted = [];
         lock (_lock)
         {
             if (_disposed || !_pools.TryGetValue(name, out pool) || pool.Instances >= pool.Current.Manifest.Concurrency ||
                 pool.KeepAlive(_options) == TimeSpan.Zero ||
                 _reservedBytes + _zygoteBytes() + ChargeFor(pool.Current.Manifest.MemoryBytes, pool.MeasuredBytes) > _options.MemoryBudgetBytes)
                 return;
-            grant = GrantSlotLocked(pool, []);
+            grant = GrantSlotLocked(pool, evicted);
         }
+        foreach (var victim in evicted)
+            Stop(victim);
         _ = Task.Run(async () =>
         {
             SandboxLease lease;
@@ -291,20 +294,22 @@ public sealed partial class HandlerCache : IAsyncDisposable
             {
                 await Task.Run(sandbox.Python.Sandbox.Cgroup.Thaw).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException or Thaw.Linux.LinuxException)
             {
                 // A sandbox that cannot be resumed is no use: replace it with a cold start.
                 Log.ThawFailed(_logger, sandbox.Id, e);
                 var pool = sandbox.Pool;
                 Grant grant;
+                List<WarmSandbox> evicted = [];
                 lock (_lock)
                 {
                     sandbox.Frozen = false;
                     pool.Busy--;
-                    RetireLocked(sandbox);
-                    grant = GrantSlotLocked(pool, []);
+                    Stop(RetireLocked(sandbox)); // before the slot, which may be refused
+                    grant = GrantSlotLocked(pool, evicted);
                 }
-                Stop(sandbox);
+                foreach (var victim in evicted)
+                    Stop(victim);
                 return await ColdLeaseAsync(pool, grant, queueMs, forCall: true, firstEvent: null).ConfigureAwait(false);
             }
             thawMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;

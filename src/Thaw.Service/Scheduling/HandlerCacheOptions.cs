@@ -45,6 +45,12 @@ public sealed class HandlerCacheOptions
     /// <summary>What a 429 tells the caller to wait before trying again.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often a call that its sandbox never read (it died first: a frozen sandbox killed from
+    /// outside dies as it thaws) goes to another sandbox before the caller hears 502 sandbox_died.
+    /// </summary>
+    public int Redeliveries { get; set; } = 2;
+
     /// <summary>How long a removed or redeployed function's busy sandboxes may take to finish their calls.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -65,6 +71,8 @@ public sealed class HandlerCacheOptions
             problems.Add("freeze-after must be positive");
         if (QueueLength < 0)
             problems.Add("queue length must not be negative");
+        if (Redeliveries < 0)
+            problems.Add("redeliveries must not be negative");
         if (problems.Count > 0)
             throw new ArgumentException("handler cache: " + string.Join("; ", problems));
     }

@@ -22,48 +22,74 @@ public sealed class Invoker(HandlerCache cache, ExecInvoker exec, ThawMetrics me
         if (cache.Get(function)?.Current.Manifest.Runtime == "exec")
             return await exec.InvokeAsync(function, eventJson, token).ConfigureAwait(false);
         long requested = Stopwatch.GetTimestamp();
-        SandboxLease lease;
-        try
+        for (int redelivered = 0; ; redelivered++)
         {
-            // The event goes along: a sandbox started for this call gets it ahead of its ready frame.
-            lease = await cache.AcquireAsync(function, token, eventJson).ConfigureAwait(false);
+            SandboxLease lease;
+            try
+            {
+                // The event goes along: a sandbox started for this call gets it ahead of its ready frame.
+                lease = await cache.AcquireAsync(function, token, eventJson).ConfigureAwait(false);
+            }
+            catch (Exception e) when (CountedRefusal(metrics, e))
+            {
+                throw; // never: the filter only counts
+            }
+            catch (FunctionStartException e)
+            {
+                metrics.Invocation(function, cold: true, "start_failed");
+                int version = cache.Get(function)?.Current.Version ?? 0;
+                logs(function).Note(version, $"sandbox failed to start ({e.Phase}): {e.Message}\n{e.Traceback}".TrimEnd());
+                throw new CallFailedException(e, cold: true, version, null, CallFailedException.Total(Stopwatch.GetElapsedTime(requested).TotalMilliseconds));
+            }
+            var sandbox = lease.Sandbox;
+            var deployment = sandbox.Deployment;
+            long called = Stopwatch.GetTimestamp();
+            Invocation invocation;
+            try
+            {
+                // Not the caller's token: a call abandoned mid-way would leave the sandbox's reply in its socket.
+                invocation = await sandbox.Python.InvokeAsync(eventJson, deployment.Manifest.Timeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                cache.Release(lease, healthy: false);
+                cache.Replace(function);
+                metrics.Timeout(function);
+                metrics.Invocation(function, lease.Cold, "timeout");
+                logs(function).Note(deployment.Version, $"call timed out after {Units.FormatDuration(deployment.Manifest.Timeout)}; sandbox {sandbox.Id} killed and replaced");
+                throw Failed(new CallTimeoutException(function, deployment.Manifest.Timeout), lease, called, requested);
+            }
+            catch (SandboxGoneException e) when (!e.Delivered && redelivered < cache.Options.Redeliveries)
+            {
+                // It died before it read the call: another sandbox gets it, and the caller never knows.
+                cache.Release(lease, healthy: false);
+                logs(function).Note(deployment.Version, $"{e.Message}; the call had not reached it and went to another sandbox");
+                continue;
+            }
+            catch (SandboxGoneException e)
+            {
+                cache.Release(lease, healthy: false);
+                if (e.Fault == SandboxFault.BrokenProtocol)
+                    cache.Replace(function); // killed by thawd, like a timed-out one
+                metrics.Invocation(function, lease.Cold, e.Fault.Code());
+                logs(function).Note(deployment.Version, e.Message);
+                throw Failed(e, lease, called, requested);
+            }
+            catch
+            {
+                // Whatever else went wrong, the sandbox must not stay counted busy (its slot and budget share).
+                cache.Release(lease, healthy: false);
+                throw;
+            }
+            return Completed(function, lease, invocation, called, requested);
         }
-        catch (Exception e) when (CountedRefusal(metrics, e))
-        {
-            throw; // never: the filter only counts
-        }
-        catch (FunctionStartException e)
-        {
-            metrics.Invocation(function, cold: true, "start_failed");
-            int version = cache.Get(function)?.Current.Version ?? 0;
-            logs(function).Note(version, $"sandbox failed to start ({e.Phase}): {e.Message}\n{e.Traceback}".TrimEnd());
-            throw new CallFailedException(e, cold: true, version, null, CallFailedException.Total(Stopwatch.GetElapsedTime(requested).TotalMilliseconds));
-        }
+    }
+
+    /// <summary>A call its sandbox answered: the sandbox goes back to the cache, the outcome is counted and timed.</summary>
+    private CallResult Completed(string function, SandboxLease lease, Invocation invocation, long called, long requested)
+    {
         var sandbox = lease.Sandbox;
         var deployment = sandbox.Deployment;
-        long called = Stopwatch.GetTimestamp();
-        Invocation invocation;
-        try
-        {
-            // Not the caller's token: a call abandoned mid-way would leave the sandbox's reply in its socket.
-            invocation = await sandbox.Python.InvokeAsync(eventJson, deployment.Manifest.Timeout, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            cache.Release(lease, healthy: false);
-            cache.Replace(function);
-            metrics.Timeout(function);
-            metrics.Invocation(function, lease.Cold, "timeout");
-            logs(function).Note(deployment.Version, $"call timed out after {Units.FormatDuration(deployment.Manifest.Timeout)}; sandbox {sandbox.Id} killed and replaced");
-            throw Failed(new CallTimeoutException(function, deployment.Manifest.Timeout), lease, called, requested);
-        }
-        catch (SandboxGoneException e)
-        {
-            cache.Release(lease, healthy: false);
-            metrics.Invocation(function, lease.Cold, e.OutOfMemory ? "out_of_memory" : "sandbox_died");
-            logs(function).Note(deployment.Version, e.Message);
-            throw Failed(e, lease, called, requested);
-        }
         double callMs = Stopwatch.GetElapsedTime(called).TotalMilliseconds;
         // Back in the cache now (the client's next call may arrive before this reply is flushed);
         // only the teardown of a sandbox that is not kept waits for the reply.

@@ -57,7 +57,8 @@ public sealed class WarmSandbox
             if (Python.Sandbox.Cgroup.CanFreeze)
                 Python.Sandbox.Cgroup.Thaw();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException) { }
+        // Whatever the thaw hit, the stop goes on: the sandbox's release kills through its cgroup (thawing it) too.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException or Thaw.Linux.LinuxException) { }
         await Python.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Thaw.Linux.Cgroups;
@@ -15,18 +14,16 @@ namespace Thaw.Tests.Cli;
 public sealed class ServeCommandTests : IDisposable
 {
     private readonly Thaw.Resources.ThawNaming _naming = TestInstance.NewNaming("thawr");
-    private readonly List<string> _dirs = [];
-    private readonly List<Process> _started = [];
+    private readonly ServeProcesses _serve;
+
+    public ServeCommandTests() => _serve = new ServeProcesses(_naming);
 
     [Fact]
     public async Task Sigterm_stops_it_cleanly_and_after_a_crash_the_next_start_sweeps_and_keeps_the_functions()
     {
-        var (serve, url) = await StartAsync();
+        var (serve, url) = await _serve.StartAsync();
         using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
-        string dir = TestInstance.NewTempDir("thaw-test-fn-");
-        _dirs.Add(dir);
-        File.WriteAllText(Path.Combine(dir, "thaw.toml"), "name = \"kept\"\n");
-        File.WriteAllText(Path.Combine(dir, "f.py"), "def f(event):\n    return 'kept'\n");
+        string dir = _serve.FunctionDir("name = \"kept\"\n", ("f.py", "def f(event):\n    return 'kept'\n"));
         using (var deployed = await http.PutAsync("v1/functions/kept", new ByteArrayContent(ThawdInstance.TarGz(dir))))
             Assert.Equal(HttpStatusCode.Created, deployed.StatusCode);
         using (var call = await http.PostAsync("v1/functions/kept/invoke", new StringContent("{}", Encoding.UTF8)))
@@ -56,7 +53,7 @@ public sealed class ServeCommandTests : IDisposable
         await serve.WaitForExitAsync();
         Assert.NotEmpty(LeakCensus.MountsUnder(_naming.StateDir));
 
-        var (again, url2) = await StartAsync();
+        var (again, url2) = await _serve.StartAsync();
         using var http2 = new HttpClient { BaseAddress = new Uri(url2), Timeout = TimeSpan.FromSeconds(60) };
         using (var call = await http2.PostAsync("v1/functions/kept/invoke", new StringContent("{}", Encoding.UTF8)))
         {
@@ -64,15 +61,47 @@ public sealed class ServeCommandTests : IDisposable
             Assert.Equal("cold", call.Headers.GetValues("X-Thaw-Start").Single());
         }
         // Only the new thawd's zygote (and what it forked) runs: the crashed one's went with its cgroups.
-        var zygotes = ZygotesUnder(_naming.StateDir);
+        var zygotes = _serve.Zygotes();
         Assert.NotEmpty(zygotes);
-        Assert.All(zygotes, pid => Assert.True(Parent(pid) == again.Id || zygotes.Contains(Parent(pid)), $"zygote process {pid} is not the new thawd's"));
+        Assert.All(zygotes, pid => Assert.True(ServeProcesses.Parent(pid) == again.Id || zygotes.Contains(ServeProcesses.Parent(pid)), $"zygote process {pid} is not the new thawd's"));
 
         Assert.True(Signals.Terminate(again.Id));
         await again.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(0, again.ExitCode);
         Assert.Empty(LeakCensus.MountsUnder(_naming.StateDir));
-        Assert.Empty(ZygotesUnder(_naming.StateDir));
+        Assert.Empty(_serve.Zygotes());
+        Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
+    }
+
+    [Fact]
+    public async Task Killed_outright_it_leaves_no_process_behind_frozen_sandboxes_and_child_zygotes_included()
+    {
+        var (serve, url) = await _serve.StartAsync("--freeze-after", "100ms");
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+        // numeric imports numpy: its deploy builds a child zygote that its sandboxes fork from.
+        foreach (var (name, code) in new[] { ("hello", "def f(event):\n    return 'hi'\n"), ("numeric", "import numpy\ndef f(event):\n    return int(numpy.arange(4).sum())\n") })
+        {
+            string dir = _serve.FunctionDir($"name = \"{name}\"\n", ("f.py", code));
+            using (var deployed = await http.PutAsync($"v1/functions/{name}", new ByteArrayContent(ThawdInstance.TarGz(dir))))
+                Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+            using (var call = await http.PostAsync($"v1/functions/{name}/invoke", new StringContent("{}", Encoding.UTF8)))
+                Assert.Equal(HttpStatusCode.OK, call.StatusCode);
+        }
+        await Wait.UntilAsync(async () => System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("v1/stats"))!["functions"]!.AsArray()
+            .Sum(f => f!["frozen"]!.GetValue<int>()), frozen => frozen == 2, TimeSpan.FromSeconds(20));
+        Assert.True(_serve.Zygotes().Count >= 2, "the root zygote and numeric's child zygote");
+        Assert.NotEmpty(_serve.InstanceProcesses());
+
+        serve.Kill(); // SIGKILL: thawd's own cleanup never runs; its zygotes' crash net must
+        await serve.WaitForExitAsync();
+        var left = await _serve.LeftAfterAsync(TimeSpan.FromSeconds(2));
+        Assert.True(left.Count == 0, $"2 s after thawd's SIGKILL, processes of its instance live on: {string.Join(", ", left.Select(ServeProcesses.Describe))}");
+
+        // The next start sweeps the cgroups, mounts and namespaces the crash left; a clean stop then leaves nothing.
+        var (again, _) = await _serve.StartAsync();
+        Assert.True(Signals.Terminate(again.Id));
+        await again.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Empty(LeakCensus.MountsUnder(_naming.StateDir));
         Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
     }
 
@@ -104,56 +133,8 @@ public sealed class ServeCommandTests : IDisposable
 
     private byte[] PassingArchive()
     {
-        string dir = TestInstance.NewTempDir("thaw-test-fn-");
-        _dirs.Add(dir);
-        File.WriteAllText(Path.Combine(dir, "thaw.toml"), "name = \"passing\"\nkeep_alive = \"0s\"\n");
-        File.WriteAllText(Path.Combine(dir, "f.py"), "def f(event):\n    return 1\n");
-        return ThawdInstance.TarGz(dir);
+        return ThawdInstance.TarGz(_serve.FunctionDir("name = \"passing\"\nkeep_alive = \"0s\"\n", ("f.py", "def f(event):\n    return 1\n")));
     }
 
-    private async Task<(Process Process, string Url)> StartAsync()
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "serve", "--listen", "127.0.0.1:0", "--state-dir", _naming.StateDir, "--name", _naming.Name, "--pool-size", "2", "--log-level", "warning" })
-            psi.ArgumentList.Add(arg);
-        var process = Process.Start(psi)!;
-        _started.Add(process);
-        _ = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            if (line.StartsWith("thawd ready on ", StringComparison.Ordinal))
-            {
-                _ = process.StandardOutput.ReadToEndAsync();
-                return (process, line["thawd ready on ".Length..].Trim());
-            }
-        throw new InvalidOperationException($"thaw serve exited ({process.ExitCode}) without saying it was ready");
-    }
-
-    private static List<int> ZygotesUnder(string stateDir) =>
-        [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _)).Select(int.Parse!).Where(pid =>
-        {
-            try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains("zygote.py", StringComparison.Ordinal) && File.ReadAllText($"/proc/{pid}/cmdline").Contains(stateDir + "/", StringComparison.Ordinal); }
-            catch (IOException) { return false; }
-        })];
-
-    private static int Parent(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 4)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    public void Dispose()
-    {
-        // A failed assertion must not leave a thawd running: stop it as an operator would.
-        foreach (var process in _started.Where(p => !p.HasExited))
-        {
-            Signals.Terminate(process.Id);
-            if (!process.WaitForExit(60_000))
-                process.Kill();
-        }
-        foreach (var dir in _dirs)
-            Directory.Delete(dir, recursive: true);
-        if (Directory.Exists(_naming.StateDir) && LeakCensus.MountsUnder(_naming.StateDir).Count == 0)
-            Directory.Delete(_naming.StateDir, recursive: true);
-    }
+    public void Dispose() => _serve.Dispose();
 }

@@ -72,7 +72,7 @@ public sealed class FrameReaderTests : IDisposable
     {
         _there.Send(Frame("""{"op":"ready"}""").AsSpan(0, 7));
         _there.Shutdown(SocketShutdown.Send);
-        await Assert.ThrowsAsync<InvalidDataException>(() => new FrameReader(_here).ReadAsync(CancellationToken.None));
+        await Assert.ThrowsAsync<EndOfStreamException>(() => new FrameReader(_here).ReadAsync(CancellationToken.None));
     }
 
     public void Dispose()
