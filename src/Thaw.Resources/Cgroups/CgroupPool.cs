@@ -13,6 +13,9 @@ public sealed partial class CgroupPool : IDisposable
 {
     private readonly CgroupFactory _factory;
     private readonly CgroupPoolOptions _options;
+
+    /// <summary>The limits a pooled cgroup holds until a claim sets others.</summary>
+    public CgroupLimits DefaultLimits => _options.DefaultLimits;
     private readonly ThawNaming _naming;
     private readonly ILogger _logger;
 

@@ -62,7 +62,7 @@ public sealed class PythonSandbox : IAsyncDisposable
         try
         {
             if (!IsServing)
-                throw await GoneAsync().ConfigureAwait(false);
+                throw await GoneAsync(delivered: false).ConfigureAwait(false); // known dead before anything was sent
             var sentAhead = _sentAhead;
             _sentAhead = null;
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -146,7 +146,7 @@ public sealed class PythonSandbox : IAsyncDisposable
     }
 
     /// <summary>Why the sandbox stopped: its exit, with the memory limit named when the OOM killer ended it.</summary>
-    private async Task<SandboxGoneException> GoneAsync()
+    private async Task<SandboxGoneException> GoneAsync(bool delivered = true)
     {
         SandboxExit exit;
         try
@@ -156,11 +156,11 @@ public sealed class PythonSandbox : IAsyncDisposable
         catch (TimeoutException)
         {
             // Not the call's timeout (a 504): the sandbox is gone, its exit just not reported yet.
-            return new SandboxGoneException(Sandbox.Id, $"it stopped (its exit not reported within {_killTimeout.TotalSeconds:0.#} s)");
+            return new SandboxGoneException(Sandbox.Id, $"it stopped (its exit not reported within {_killTimeout.TotalSeconds:0.#} s)", delivered: delivered);
         }
         return exit.OomKilled
-            ? new SandboxGoneException(Sandbox.Id, $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed", SandboxFault.OutOfMemory)
-            : new SandboxGoneException(Sandbox.Id, $"it stopped ({exit})");
+            ? new SandboxGoneException(Sandbox.Id, $"it ran out of memory (limit {(Sandbox.Spec.Limits ?? Sandbox.Cgroup.Limits)?.MemoryLimitBytes >> 20} MiB) and was killed", SandboxFault.OutOfMemory, delivered)
+            : new SandboxGoneException(Sandbox.Id, $"it stopped ({exit})", delivered: delivered);
     }
 
     /// <summary>

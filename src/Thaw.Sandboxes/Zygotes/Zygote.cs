@@ -100,7 +100,7 @@ public sealed partial class Zygote : IDisposable
         Process? process = null;
         try
         {
-            cgroup = host.Cgroups.Claim();
+            cgroup = host.Cgroups.Claim(host.Cgroups.DefaultLimits with { MemoryLimitBytes = options.MemoryLimitBytes });
             root = host.Roots.Claim(options.Directory, options.PackagesDir);
             // Loaded before the zygote chroots, so the host path.
             string? native = File.Exists(options.NativePath) ? options.NativePath : null;

@@ -40,6 +40,16 @@ public sealed class ZygoteOptions
     /// </summary>
     public long MaxParkedBytes { get; set; } = 512L << 20;
 
+    /// <summary>
+    /// The memory limit of the zygotes' cgroup (the root zygote and the import cache's, which its forks
+    /// share). Besides the zygotes' own memory it holds pages a zygote copied after a fork while a
+    /// sandbox still maps the old copy: the kernel keeps such a page charged where it was first
+    /// charged, so this grows with live sandboxes (about 1 MiB each for the bare runtime) and a small
+    /// limit gets a zygote OOM-killed under many of them. It still contains a package whose import
+    /// code runs away in a child zygote.
+    /// </summary>
+    public long MemoryLimitBytes { get; set; } = 4L << 30;
+
     /// <summary>The parked-children bounds these options give.</summary>
     internal ParkPolicy ParkPolicy => Parked == 0 ? ParkPolicy.Fixed(0) : new ParkPolicy(Parked, Math.Max(Parked, MaxParked), ParkMemory, MaxParkedBytes);
 
@@ -72,6 +82,8 @@ public sealed class ZygoteOptions
             throw new ArgumentException($"ZygoteOptions.Parked must be 0 to 64 (was {Parked})");
         if (MaxParked is < 0 or > 256)
             throw new ArgumentException($"ZygoteOptions.MaxParked must be 0 to 256 (was {MaxParked})");
+        if (MemoryLimitBytes < 16L << 20)
+            throw new ArgumentException($"ZygoteOptions.MemoryLimitBytes must be at least 16 MiB (was {MemoryLimitBytes})");
         if (MaxParkedBytes < 0)
             throw new ArgumentException($"ZygoteOptions.MaxParkedBytes must not be negative (was {MaxParkedBytes})");
         if (ParkMemory <= TimeSpan.Zero || ParkMemory > TimeSpan.FromHours(1))

@@ -14,7 +14,12 @@ public sealed class IdleDescriptorTests : IAsyncLifetime
     private const int Held = 30;
     private ThawdInstance _thawd = null!;
 
-    public async Task InitializeAsync() => _thawd = await ThawdInstance.StartAsync(o => o.HandlerCache.FreezeAfter = TimeSpan.FromMilliseconds(200));
+    public async Task InitializeAsync() => _thawd = await ThawdInstance.StartAsync(o =>
+    {
+        o.HandlerCache.FreezeAfter = TimeSpan.FromMilliseconds(200);
+        // One parked child, whatever the demand: the ones a burst of starts adds hold descriptors too.
+        o.Sandboxes.Zygote.MaxParked = o.Sandboxes.Zygote.Parked;
+    });
 
     public async Task DisposeAsync() => await _thawd.DisposeAsync();
 

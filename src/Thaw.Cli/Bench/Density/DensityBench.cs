@@ -37,6 +37,9 @@ internal sealed class DensityBench(DensityOptions options, IAnsiConsole console)
         thawdOptions.Resources.Netns.Size = thawdOptions.Resources.Cgroups.Size = thawdOptions.Resources.Roots.Size = options.PoolSize;
         if (options.PooledCgroupMemory is { } pooled)
             thawdOptions.Resources.Cgroups.MemoryLimitBytes = pooled;
+        // Idle sandboxes only: the zygote keeps just its one parked child (demand from the fill would
+        // park up to 64 more, whose descriptors and memory are not an idle sandbox's).
+        thawdOptions.Sandboxes.Zygote.MaxParked = thawdOptions.Sandboxes.Zygote.Parked;
         var cacheOptions = thawdOptions.HandlerCache;
         cacheOptions.MemoryBudgetBytes = options.BudgetBytes ?? available * 4 / 5;
         cacheOptions.Accounting = MemoryAccounting.Measured;
