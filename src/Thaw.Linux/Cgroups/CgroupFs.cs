@@ -22,15 +22,31 @@ public static class CgroupFs
             throw new LinuxException("mkdir", errno, path);
     }
 
-    /// <summary>Writes <paramref name="value"/> to a control file in one write(2), as the kernel expects.</summary>
+    /// <summary>
+    /// Writes <paramref name="value"/> to a control file in one write(2), as the kernel expects. A
+    /// write that must reclaim (a memory limit lowered below what the cgroup holds) returns EINTR when
+    /// a signal arrives meanwhile, and the .NET runtime signals its threads (GC suspension): such a
+    /// write is made again.
+    /// </summary>
     public static unsafe void Write(string file, string value)
     {
         using var fd = new SafeFd(LinuxException.ThrowIfFailed(
             Interop.Open(file, Interop.O_WRONLY | Interop.O_CLOEXEC, 0), "open", file));
         var bytes = Encoding.UTF8.GetBytes(value);
         fixed (byte* p = bytes)
-            LinuxException.ThrowIfFailed((long)Interop.Write(fd.Value, p, bytes.Length), "write", $"{file}, {value}");
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                if (Interop.Write(fd.Value, p, bytes.Length) >= 0)
+                    return;
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Interop.EINTR || attempt == MaxInterruptedWrites)
+                    throw new LinuxException("write", errno, $"{file}, {value}");
+            }
+        }
     }
+
+    private const int MaxInterruptedWrites = 100;
 
     /// <summary>Reads a control file, without the trailing newline.</summary>
     public static string Read(string file) => File.ReadAllText(file).TrimEnd('\n');

@@ -6,6 +6,7 @@ internal static partial class Interop
 {
     internal const int ENOENT = 2;
     internal const int ESRCH = 3;
+    internal const int EINTR = 4;
     internal const int EBUSY = 16;
     internal const int EEXIST = 17;
 
