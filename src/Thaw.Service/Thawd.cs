@@ -30,6 +30,8 @@ public sealed partial class Thawd : IAsyncDisposable
     private readonly ConcurrentDictionary<string, FunctionLog> _logs = new(StringComparer.Ordinal);
     private readonly ILogger _logger;
     private long _rootZygoteBytes;
+    // What the zygotes' cgroup holds, read every 2 s (the budget reads zygote memory under its lock).
+    private long _zygoteCgroupBytes;
     private WebApplication? _web;
     private Timer? _codeCollector;
 
@@ -97,7 +99,12 @@ public sealed partial class Thawd : IAsyncDisposable
             thawd.Invoker = new Invoker(thawd.Cache, exec, thawd.Metrics, thawd.LogOf);
             thawd.LoadRegistry();
             thawd.Metrics.Observe(thawd.Host.Stats, thawd.Cache.Stats, thawd.ZygoteCensus);
-            thawd._codeCollector = new Timer(_ => thawd.CollectRetiredCodeQuietly(), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+            thawd.MeasureZygotesQuietly();
+            thawd._codeCollector = new Timer(_ =>
+            {
+                thawd.CollectRetiredCodeQuietly();
+                thawd.MeasureZygotesQuietly();
+            }, null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
             await thawd.StartHttpAsync(loggers).ConfigureAwait(false);
             await thawd.WarmUpAsync().ConfigureAwait(false);
             Log.Started(logger, thawd.Url.ToString(), options.Resources.StateDir, thawd.Cache.Stats().Functions.Count);
@@ -143,7 +150,19 @@ public sealed partial class Thawd : IAsyncDisposable
             first: firstEvent is { } e ? new FirstCall(e, deployment.Manifest.Timeout) : null);
 
     /// <summary>Root zygote (measured once at start) plus the import cache's nodes (measured when built).</summary>
-    private long ZygoteBytes() => _rootZygoteBytes + (Python.ImportCache?.Nodes.Sum(n => n.MemoryBytes) ?? 0);
+    /// <summary>
+    /// The zygotes' memory for the budget: their cgroup's usage when it is more than their PSS. Besides
+    /// the zygotes it holds pages a zygote copied after a fork while a live sandbox still maps the old
+    /// copy (the kernel keeps a page charged where it was first charged): they grow with the live
+    /// sandboxes, and no sandbox's own cgroup counts them.
+    /// </summary>
+    private long ZygoteBytes() => Math.Max(_rootZygoteBytes + (Python.ImportCache?.Nodes.Sum(n => n.MemoryBytes) ?? 0), Volatile.Read(ref _zygoteCgroupBytes));
+
+    private void MeasureZygotesQuietly()
+    {
+        try { Volatile.Write(ref _zygoteCgroupBytes, Spawner.Zygote.Cgroup.MemoryUsageBytes()); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Thaw.Linux.LinuxException or FormatException) { }
+    }
 
     private (int Count, long Bytes, long Evictions) ZygoteCensus() =>
         (1 + (Python.ImportCache?.Nodes.Count ?? 0), ZygoteBytes(), Python.ImportCache?.Evictions ?? 0);

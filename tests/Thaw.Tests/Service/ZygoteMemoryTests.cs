@@ -56,6 +56,12 @@ public sealed class ZygoteMemoryTests : IAsyncLifetime
             Assert.Equal(killsBefore, zygotes.Select(z => z.Cgroup.OomKills()).ToArray());
             Assert.Equal(restartsBefore, thawd.Spawner.ZygoteRestarts);
             Assert.Same(numpy, thawd.Python.ImportCache.Nodes.Single(n => n.Packages.Contains("numpy")).Zygote);
+            // What their cgroup holds (the zygotes and the pages they copied while sandboxes keep the old
+            // ones) is what the budget counts for them, read every 2 s.
+            long held = root.Cgroup.MemoryUsageBytes();
+            Assert.True(held > numpy.MemoryBytes(), $"the zygotes' cgroup holds {held >> 20} MiB");
+            await Wait.UntilAsync(() => cache.Stats().ZygoteBytes >= held * 9 / 10, TimeSpan.FromSeconds(10),
+                $"the budget to count the zygotes' cgroup ({held >> 20} MiB; counts {cache.Stats().ZygoteBytes >> 20} MiB)");
         }
         finally
         {
