@@ -88,6 +88,10 @@ public sealed partial class Thawd : IAsyncDisposable
             // installed packages must find them where the function's sandboxes do.
             Directory.CreateDirectory(options.Python.Packages.Root);
             options.Sandboxes.Zygote.PackagesDir ??= options.Python.Packages.Root;
+            // The zygotes' cgroup grows with the live sandboxes (pages a zygote copied while they map
+            // the old ones): up to the node's budget, which counts it (ZygoteBytes) and refuses
+            // sandboxes before the kernel would have to kill a zygote for them.
+            options.Sandboxes.Zygote.MemoryLimitBytes = Math.Max(options.Sandboxes.Zygote.MemoryLimitBytes, options.HandlerCache.MemoryBudgetBytes);
             thawd.Spawner = new SandboxSpawner(thawd.Host, options.Sandboxes, logger);
             thawd.Python = new PythonRuntime(thawd.Spawner, options.Python, logger);
             thawd._rootZygoteBytes = thawd.Spawner.Zygote.MemoryBytes();

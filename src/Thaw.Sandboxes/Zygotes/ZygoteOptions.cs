@@ -44,9 +44,10 @@ public sealed class ZygoteOptions
     /// The memory limit of the zygotes' cgroup (the root zygote and the import cache's, which its forks
     /// share). Besides the zygotes' own memory it holds pages a zygote copied after a fork while a
     /// sandbox still maps the old copy: the kernel keeps such a page charged where it was first
-    /// charged, so this grows with live sandboxes (about 1 MiB each for the bare runtime) and a small
-    /// limit gets a zygote OOM-killed under many of them. It still contains a package whose import
-    /// code runs away in a child zygote.
+    /// charged, so this grows with live sandboxes (1–1.6 MiB each for the bare runtime) and a small
+    /// limit gets a zygote OOM-killed under many of them (2,500 idle hellos filled 4 GiB). thawd raises
+    /// it to its memory budget, which counts what the cgroup holds. It still contains a package whose
+    /// import code runs away in a child zygote.
     /// </summary>
     public long MemoryLimitBytes { get; set; } = 4L << 30;
 
