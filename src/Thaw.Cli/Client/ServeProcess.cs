@@ -25,11 +25,15 @@ internal sealed class ServeProcess
     /// <summary>Starts thawd with <paramref name="extra"/> arguments after the instance's and waits for "thawd ready on URL".</summary>
     public static async Task<ServeProcess> StartAsync(string stateDir, string name, params string[] extra)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        // This executable when it is thaw's; from a host that loaded thaw's assembly (the tests), thaw.dll beside it.
+        bool self = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "thaw";
+        var start = new ProcessStartInfo(self ? Environment.ProcessPath! : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (!self)
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "thaw.dll"));
         foreach (var arg in new[] { "serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name }.Concat(extra))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start)!;

@@ -17,6 +17,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Http());
         command.Subcommands.Add(BurstCommand());
         command.Subcommands.Add(Density());
+        command.Subcommands.Add(Soak());
         return command;
     }
 
@@ -52,6 +53,33 @@ internal static class BenchCommand
             Bench.Bursts.BurstReportWriter.Print(report, AnsiConsole.Console);
             WriteFiles(parse.GetValue(json), f => Bench.Bursts.BurstReportWriter.WriteJson(report, f), parse.GetValue(plot), f => Bench.Bursts.BurstReportWriter.WritePlot(report, f));
             return 0;
+        });
+        return command;
+    }
+
+    private static Command Soak()
+    {
+        var duration = new Option<string>("--duration") { Description = "How long the load and the faults run (10m, 90s).", DefaultValueFactory = _ => "10m" };
+        var clients = new Option<int>("--clients") { Description = "Clients calling in a closed loop, each a random function of the four.", DefaultValueFactory = _ => 8 };
+        var faultEvery = new Option<string>("--fault-every") { Description = "How often a process is SIGKILLed: a sandbox (most often), a child zygote, now and then the root zygote.", DefaultValueFactory = _ => "1s" };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the report (windows over time, statuses, faults, p99 drift, what was left behind) as JSON to this file." };
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the soak's thawd keeps its state.", DefaultValueFactory = _ => "/var/lib/thaw" };
+        var command = new Command("soak", "thawd as its own process under closed-loop load on hello (warm and frozen, and cold every call), image-resize (PIL+numpy, cold every call) and an exec function, "
+            + "while sandboxes, child zygotes and the root zygote are SIGKILLed at random: sandbox lifecycles, replies by status (never a 500 or a lost reply), "
+            + "p99 drift from the first minute to the last, thawd's RSS and descriptors over time, and, after SIGTERM, every object of the instance left behind (target: none).")
+        {
+            duration, clients, faultEvery, json, stateDir,
+        };
+        command.SetAction(async (parse, token) =>
+        {
+            var options = new Bench.Soak.SoakOptions(Thaw.Runtimes.Units.ParseDuration(parse.GetValue(duration)!), parse.GetValue(clients),
+                Thaw.Runtimes.Units.ParseDuration(parse.GetValue(faultEvery)!), parse.GetValue(stateDir)!);
+            if (options.Clients < 1)
+                throw new ArgumentException("--clients must be at least 1");
+            var report = await new Bench.Soak.SoakBench(options, AnsiConsole.Console).RunAsync();
+            Bench.Soak.SoakReportWriter.Print(report, AnsiConsole.Console);
+            WriteFiles(parse.GetValue(json), f => Bench.Soak.SoakReportWriter.WriteJson(report, f), null, _ => { });
+            return report.LeftBehind.Count == 0 && report.Unexpected.Count == 0 ? 0 : 1;
         });
         return command;
     }
