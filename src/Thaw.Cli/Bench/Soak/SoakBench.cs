@@ -135,7 +135,11 @@ internal sealed class SoakBench(SoakOptions options, IAnsiConsole console)
                 if (injector.Inject(fault, root))
                     faults.AddOrUpdate(fault, 1, (_, n) => n + 1);
             }
-            catch (Exception e) when (e is OperationCanceledException or HttpRequestException or ThawApiException) { }
+            catch (Exception e) when (e is OperationCanceledException or HttpRequestException or ThawApiException or TimeoutException)
+            {
+                // thawd busy or its zygote restarting: counted where it shows, in the calls' replies and latencies.
+                faults.AddOrUpdate(SoakFault.Unreachable, 1, (_, n) => n + 1);
+            }
         }
     }
 

@@ -14,6 +14,9 @@ internal enum SoakFault
 
     /// <summary>The root zygote itself (thawd replaces it).</summary>
     RootZygote,
+
+    /// <summary>Not a fault: thawd's stats did not answer the injector (within its client's timeout), so nothing was killed.</summary>
+    Unreachable,
 }
 
 /// <summary>
