@@ -33,6 +33,8 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
     private Zygote _zygote;
     private long _next;
     private int _restarts;
+    // The replacement of a dead root zygote under way, awaited by every start that needs it.
+    private Task<Zygote>? _replacing;
     private volatile bool _disposed;
 
     public SandboxSpawner(ResourceHost host, SandboxOptions options, ILogger logger)
@@ -91,7 +93,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         spec.Validate();
         var netnsPool = NetnsPoolFor(spec.Network);
         // Before anything is claimed: a dead zygote is replaced here, and if that fails nothing is held.
-        var zygote = from is null ? CurrentZygote() : from.IsAlive ? from : throw new ZygoteGoneException($"zygote {from.Pid} is gone");
+        var zygote = from is null ? await CurrentZygoteAsync().ConfigureAwait(false) : from.IsAlive ? from : throw new ZygoteGoneException($"zygote {from.Pid} is gone");
         string id = "sb-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Cloned by thawd itself (SpawnVia.Thawd): an exec sandbox started at once (its vfork cannot
         // wait for a start), attached into a mount namespace of its own. Other exec sandboxes go to
@@ -331,21 +333,43 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         return new Socket(new SafeSocketHandle(raw, ownsHandle: true));
     }
 
-    private Zygote CurrentZygote()
+    /// <summary>
+    /// The root zygote, or the start of its replacement when it died: one start at a time, on a
+    /// thread of its own, which every start waiting for it awaits. Started on the caller's thread
+    /// under a lock, a replacement (a process start and its ready line, up to its start timeout) held
+    /// every request thread that needed a zygote, and with them, under load, the threads thawd's
+    /// sockets complete on: the soak saw every call stall for 10 s after the root zygote was killed.
+    /// </summary>
+    private Task<Zygote> CurrentZygoteAsync()
     {
         var zygote = _zygote;
         if (zygote.IsAlive)
-            return zygote;
+            return Task.FromResult(zygote);
         lock (_zygoteLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_zygote.IsAlive)
-            {
-                _zygote = StartZygote();
-                Interlocked.Increment(ref _restarts);
-            }
-            return _zygote;
+            if (_zygote.IsAlive)
+                return Task.FromResult(_zygote);
+            if (_replacing is null || _replacing.IsCompleted)
+                _replacing = Task.Factory.StartNew(ReplaceZygote, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            return _replacing;
         }
+    }
+
+    private Zygote ReplaceZygote()
+    {
+        var started = StartZygote();
+        lock (_zygoteLock)
+        {
+            if (_disposed)
+            {
+                started.Dispose();
+                throw new ObjectDisposedException(nameof(SandboxSpawner));
+            }
+            _zygote = started;
+        }
+        Interlocked.Increment(ref _restarts);
+        return started;
     }
 
     private Zygote StartZygote()
@@ -355,22 +379,22 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
         return zygote;
     }
 
-    private void OnZygoteCrashed(Zygote dead)
+    private void OnZygoteCrashed(Zygote dead) => _ = ReplaceAheadAsync(dead);
+
+    /// <summary>Replaces a dead root zygote ahead of the next request (off the connection's thread).</summary>
+    private async Task ReplaceAheadAsync(Zygote dead)
     {
-        // Replace it ahead of the next request, off the connection's thread.
-        ThreadPool.QueueUserWorkItem(_ =>
+        try
         {
-            try
-            {
-                if (!_disposed)
-                    CurrentZygote();
-            }
-            catch (Exception e)
-            {
-                // A work item that throws would end thawd: the next request tries again.
-                Log.RestartFailed(_logger, dead.Pid, e);
-            }
-        });
+            await Task.Yield();
+            if (!_disposed)
+                await CurrentZygoteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Nothing may end thawd from here: the next request tries again.
+            Log.RestartFailed(_logger, dead.Pid, e);
+        }
     }
 
     /// <summary>Deletes every live sandbox, stops the zygote and closes what the spawner holds.</summary>

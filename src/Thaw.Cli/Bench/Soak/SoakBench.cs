@@ -37,7 +37,8 @@ internal sealed class SoakBench(SoakOptions options, IAnsiConsole console)
     private const string ExecFunction = "word-count";
     private static readonly byte[] TextEvent = """{"text":"the quick brown fox jumps over the lazy dog"}"""u8.ToArray();
 
-    // Replies a fault may cause and the API documents: a call whose sandbox or zygote was killed under it.
+    // Replies a fault may cause and the API documents: a call whose sandbox or zygote was killed under it
+    // (and a function's own handler_error, below).
     private static readonly HashSet<int> Documented = [200, 429, 502, 503, 504];
 
     public async Task<SoakReport> RunAsync()
@@ -175,8 +176,10 @@ internal sealed class SoakBench(SoakOptions options, IAnsiConsole console)
         double seconds = options.Duration.TotalSeconds;
         var statuses = AllCalls.GroupBy(c => c.Outcome.Status == CallOutcome.NoReply ? "no reply" : c.Outcome.Status.ToString(CultureInfo.InvariantCulture))
             .OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
-        // A 500 is Thaw failing, and a call with no reply was lost: neither may happen while thawd runs.
-        var unexpected = AllCalls.Where(c => !Documented.Contains(c.Outcome.Status)).GroupBy(c => $"{c.Function}: {c.Outcome.Error ?? c.Outcome.Status.ToString(CultureInfo.InvariantCulture)}")
+        // A 500 `internal` is Thaw failing, and a call with no reply was lost: neither may happen while
+        // thawd runs. A 500 `handler_error` is the function's own reply (an exec program killed by a
+        // signal says so: the soak's SIGKILLs reach programs too).
+        var unexpected = AllCalls.Where(c => !Documented.Contains(c.Outcome.Status) && !IsHandlerError(c.Outcome)).GroupBy(c => $"{c.Function}: {c.Outcome.Error ?? c.Outcome.Status.ToString(CultureInfo.InvariantCulture)}")
             .Select(g => $"{g.Count()} × {g.Key}").Take(20).ToList();
         double P99(double from, double to) => LatencyReservoir.Percentile([.. AllCalls.Where(c => c.At >= from && c.At < to && c.Outcome.Succeeded).Select(c => c.Ms).Order()], 0.99);
         double minute = Math.Min(60, seconds / 2);
@@ -184,6 +187,9 @@ internal sealed class SoakBench(SoakOptions options, IAnsiConsole console)
             statuses, faults.ToDictionary(f => f.Key.ToString(), f => f.Value), unexpected,
             Math.Round(P99(0, minute), 2), Math.Round(P99(seconds - minute, seconds + 60), 2), windows, left, options);
     }
+
+    private static bool IsHandlerError(CallOutcome outcome) =>
+        outcome.Status == 500 && outcome.Error?.Contains("\"code\":\"handler_error\"", StringComparison.Ordinal) == true;
 
     /// <summary>Every mount under the state dir, cgroup, link and process of the instance still there after thawd stopped.</summary>
     internal static List<string> Leftovers(string stateDir, string name)

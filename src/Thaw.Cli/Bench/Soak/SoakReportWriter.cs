@@ -28,8 +28,8 @@ internal static class SoakReportWriter
             console.MarkupLine(Markup.Escape($"thawd RSS {first.RssBytes >> 20} → {last.RssBytes >> 20} MiB (max {report.Windows.Max(w => w.RssBytes) >> 20}), descriptors {first.Fds} → {last.Fds} (max {report.Windows.Max(w => w.Fds)})"));
         }
         console.MarkupLine(report.Unexpected.Count == 0
-            ? "[green]every reply was 200 or a documented error[/] (429, 502, 503, 504: a call whose sandbox or zygote was killed under it)"
-            : "[red]replies Thaw must never give (500, or none at all):[/] " + Markup.Escape(string.Join("; ", report.Unexpected)));
+            ? "[green]every reply was 200 or a documented error[/] (429, 502, 503, 504: a call whose sandbox or zygote was killed under it; 500 handler_error: an exec program killed by a signal)"
+            : "[red]replies Thaw must never give (500 internal, or none at all):[/] " + Markup.Escape(string.Join("; ", report.Unexpected)));
         console.MarkupLine(report.LeftBehind.Count == 0
             ? "[green]after SIGTERM nothing of the instance is left[/] (no mount, cgroup, link or process)"
             : "[red]left behind:[/] " + Markup.Escape(string.Join(", ", report.LeftBehind.Take(20))));
