@@ -110,6 +110,11 @@ internal sealed class ZygoteConnection : ISandboxParent, IDisposable
             {
                 throw new ZygoteException($"the zygote did not answer hello within {timeout.TotalSeconds:0.#} s");
             }
+            catch (LinuxException e)
+            {
+                // Reset: it died (or its parent did) before it answered, a child zygote while importing.
+                throw new ZygoteGoneException($"the zygote died before it answered hello ({e.Message})", e);
+            }
             socket.ReceiveTimeout = 0;
             if (hello.Op != "hello" || hello.Version != ProtocolVersion)
                 throw new ZygoteException($"the zygote speaks protocol {hello.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}, thawd {ProtocolVersion}: {hello.Error}");
