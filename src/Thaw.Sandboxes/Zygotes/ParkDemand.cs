@@ -18,8 +18,6 @@ internal sealed class ParkDemand(ParkPolicy policy, Func<long>? clock = null)
     private readonly Func<long> _clock = clock ?? (() => Environment.TickCount64);
     private long _second = -1;
 
-    public ParkPolicy Policy => policy;
-
     /// <summary>Counts one claim; returns the target now (it only rises here). See <see cref="Target"/>.</summary>
     public int Claim(long childBytes = 0)
     {

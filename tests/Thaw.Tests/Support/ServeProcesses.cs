@@ -21,22 +21,9 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
     /// <summary>Starts `thaw serve` (any free loopback port, pools of 2) with <paramref name="options"/>; returns once it said where it listens.</summary>
     public async Task<(Process Process, string Url)> StartAsync(params string[] options)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        string[] args = [Path.Combine(AppContext.BaseDirectory, "thaw.dll"), "serve", "--listen", "127.0.0.1:0", "--state-dir", Naming.StateDir,
-            "--name", Naming.Name, "--pool-size", "2", "--log-level", "warning", .. options];
-        foreach (var arg in args)
-            psi.ArgumentList.Add(arg);
-        var process = Process.Start(psi)!;
-        _started.Add(process);
-        _ = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            if (line.StartsWith("thawd ready on ", StringComparison.Ordinal))
-            {
-                _ = process.StandardOutput.ReadToEndAsync();
-                return (process, line["thawd ready on ".Length..].Trim());
-            }
-        throw new InvalidOperationException($"thaw serve exited ({process.ExitCode}) without saying it was ready");
+        var serve = await Thaw.Cli.Client.ServeProcess.StartAsync(Naming.StateDir, Naming.Name, ["--pool-size", "2", "--log-level", "warning", .. options]);
+        _started.Add(serve.Process);
+        return (serve.Process, serve.Url);
     }
 
     /// <summary>A function directory (thaw.toml and code files), removed on dispose.</summary>
