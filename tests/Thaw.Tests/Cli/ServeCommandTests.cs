@@ -113,8 +113,20 @@ public sealed class ServeCommandTests : IDisposable
     private static async Task<int> UnpooledFdsAsync(HttpClient http, int pid)
     {
         int hierarchies = Thaw.Resources.Cgroups.CgroupLayout.From(CgroupHierarchy.Detect()).Hierarchies.Count;
-        int fds = Directory.GetFiles($"/proc/{pid}/fd").Length;
-        var stats = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("v1/stats"))!;
+        // The pools and the parked children move while thawd settles: count its fds between two
+        // identical stats, or the census subtracts objects it did not count (or the other way).
+        int fds;
+        System.Text.Json.Nodes.JsonNode stats;
+        for (int attempt = 0; ; attempt++)
+        {
+            string before = Census(await http.GetStringAsync("v1/stats"));
+            fds = Directory.GetFiles($"/proc/{pid}/fd").Length;
+            string now = await http.GetStringAsync("v1/stats");
+            stats = System.Text.Json.Nodes.JsonNode.Parse(now)!;
+            if (Census(now) == before || attempt == 20)
+                break;
+            await Task.Delay(50);
+        }
         foreach (var pool in stats["pools"]!.AsArray())
         {
             string name = pool!["name"]!.GetValue<string>();
@@ -129,6 +141,16 @@ public sealed class ServeCommandTests : IDisposable
             fds -= node!["parked"]!.GetValue<int>();
         }
         return fds;
+    }
+
+    /// <summary>What of a stats reply holds thawd's descriptors: each pool's live count, each zygote's parked children.</summary>
+    private static string Census(string stats)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(stats)!;
+        var zygotes = node["zygotes"]!;
+        return string.Join(',', node["pools"]!.AsArray().Select(p => p!["live"]!.ToJsonString())
+            .Append(zygotes["parked"]!.ToJsonString())
+            .Concat(zygotes["nodes"]!.AsArray().Select(n => n!["parked"]!.ToJsonString())));
     }
 
     private byte[] PassingArchive()
