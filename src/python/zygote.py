@@ -32,7 +32,7 @@ runtime = importlib.util.module_from_spec(_runtime_spec)
 sys.modules["thaw_runtime"] = runtime
 _runtime_spec.loader.exec_module(runtime)
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_MESSAGE = 64 * 1024
 MAX_FDS = 32
 ACCEPT_TIMEOUT_S = 30

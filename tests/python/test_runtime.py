@@ -15,7 +15,7 @@ import time
 import unittest
 import json
 
-from test_zygote import ZygoteClient, build_native, read_all
+from test_zygote import PROTOCOL_VERSION, ZygoteClient, build_native, read_all
 
 FRAME = struct.Struct(">I")
 
@@ -39,7 +39,7 @@ class RuntimeTests(unittest.TestCase):
         cls.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
         cls.native = build_native(cls.build_dir)
         cls.zygote = ZygoteClient(cls.native, "fork")
-        cls.zygote.send({"op": "hello", "version": 3})
+        cls.zygote.send({"op": "hello", "version": PROTOCOL_VERSION})
         assert cls.zygote.receive()["op"] == "hello"
         cls.count = 0
 
@@ -217,7 +217,7 @@ class ParkedChildTests(unittest.TestCase):
         with open(os.path.join(self.code, "f.py"), "w") as f:
             f.write("import os\ndef f(event):\n    return [os.getpid(), os.getuid()]\n")
         self.z = ZygoteClient(build_native(self.build_dir), "fork", parked=1)
-        self.z.send({"op": "hello", "version": 3})
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
         self.z.wait_for("hello", None)
 
     def tearDown(self):
@@ -269,7 +269,7 @@ class ParkedChildTests(unittest.TestCase):
         # A zygote that parks only once told what to pre-fault: its whole heap, as a touch profile.
         self.z.close()
         self.z = ZygoteClient(build_native(self.build_dir), "fork", parked=0)
-        self.z.send({"op": "hello", "version": 3})
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
         self.z.wait_for("hello", None)
         heap = next(line.split()[0] for line in open(f"/proc/{self.z.proc.pid}/maps") if line.rstrip().endswith("[heap]"))
         lo, hi = (int(x, 16) for x in heap.split("-"))
@@ -354,7 +354,7 @@ class MorulaTests(unittest.TestCase):
     def setUp(self):
         self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
         self.root = ZygoteClient(build_native(self.build_dir), "fork", parked=0)
-        self.root.send({"op": "hello", "version": 3})
+        self.root.send({"op": "hello", "version": PROTOCOL_VERSION})
         self.root.receive()
         self.code = tempfile.mkdtemp(prefix="thaw-test-fn-")
         os.chmod(self.code, 0o755)
@@ -390,7 +390,7 @@ class MorulaTests(unittest.TestCase):
         here.settimeout(20)
         fresh = ZygoteClient.over(here)
         self.addCleanup(lambda: [sock.close() for _, sock in fresh.parked])
-        fresh.send({"op": "hello", "version": 3})
+        fresh.send({"op": "hello", "version": PROTOCOL_VERSION})
         fresh.wait_for("hello", None)  # its parked interpreters' events may come first
         (a, pid_a), (b, _) = self.libc_of(fresh, "m1"), self.libc_of(fresh, "m2")
         self.assertEqual(1, pid_a)  # still pid 1 of its own namespace
@@ -417,7 +417,7 @@ class ChildZygoteTests(unittest.TestCase):
         self.build_dir = tempfile.mkdtemp(prefix="thaw-test-native-")
         self.native = build_native(self.build_dir)
         self.root = ZygoteClient(self.native, "fork")
-        self.root.send({"op": "hello", "version": 3})
+        self.root.send({"op": "hello", "version": PROTOCOL_VERSION})
         self.root.receive()
         self.packages = tempfile.mkdtemp(prefix="thaw-test-pkgs-")
         os.chmod(self.packages, 0o755)
@@ -439,7 +439,7 @@ class ChildZygoteTests(unittest.TestCase):
         there.close()
         forked = self.root.wait_for("zygote-forked", "z1")
         here.settimeout(10)
-        here.send(json.dumps({"op": "hello", "version": 3}).encode())
+        here.send(json.dumps({"op": "hello", "version": PROTOCOL_VERSION}).encode())
         return forked["pid"], here, json.loads(here.recv(65536))
 
     def test_a_child_zygote_imports_its_modules_and_its_sandboxes_inherit_them(self):

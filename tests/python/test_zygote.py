@@ -7,6 +7,7 @@ forking, reaping and privilege drop; isolation is tested end to end from C# with
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,9 @@ import time
 import unittest
 
 ZYGOTE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "python", "zygote.py")
+# The version the zygote under test speaks, read from zygote.py: one source of truth.
+with open(ZYGOTE) as _f:
+    PROTOCOL_VERSION = int(re.search(r"^PROTOCOL_VERSION = (\d+)$", _f.read(), re.M).group(1))
 
 
 NATIVE_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "native", "thaw-spawn.c")
@@ -37,7 +41,7 @@ class ZygoteClient:
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
-        assert ready[:2] == ["ready", "3"], ready
+        assert ready[:2] == ["ready", str(PROTOCOL_VERSION)], ready
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.conn.connect(self.socket_path)
         self.conn.settimeout(10)
@@ -148,7 +152,7 @@ class ZygoteTests(unittest.TestCase):
 
     def setUp(self):
         self.z = ZygoteClient(self.native if self.use_native else None, self.via)
-        self.z.send({"op": "hello", "version": 3})
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
         hello = self.z.receive()
         self.assertEqual("hello", hello["op"])
         self.assertEqual(self.z.proc.pid, hello["pid"])
@@ -271,7 +275,7 @@ class CrashNetTests(unittest.TestCase):
             os.mkdir(d)
         self.addCleanup(self.remove_cgroups)
         self.z = ZygoteClient(cgroup_procs=[os.path.join(self.own, "cgroup.procs")])
-        self.z.send({"op": "hello", "version": 3})
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
         # A process of another sandbox: one of thawd's own children, as far as the zygote knows.
         self.victim = subprocess.Popen(["sleep", "60"])
         self.addCleanup(self.victim.wait)
@@ -336,7 +340,7 @@ class FrozenCrashNetTests(unittest.TestCase):
                 os.mkdir(d)
         self.addCleanup(self.remove_cgroups)
         self.z = ZygoteClient(cgroup_procs=[os.path.join(own, "cgroup.procs") for _, own, _ in self.dirs])
-        self.z.send({"op": "hello", "version": 3})
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
         self.victim = subprocess.Popen(["sleep", "60"])
         self.addCleanup(self.victim.wait)
         self.addCleanup(self.thaw_and_kill)
@@ -388,7 +392,7 @@ class ThawdGoneBeforeConnectTests(unittest.TestCase):
         proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            self.assertEqual(["ready", "3"], proc.stdout.readline().split()[:2])
+            self.assertEqual(["ready", str(PROTOCOL_VERSION)], proc.stdout.readline().split()[:2])
             proc.stdin.close()
             self.assertEqual(1, proc.wait(timeout=5))
             self.assertIn("thawd is gone", proc.stderr.read())

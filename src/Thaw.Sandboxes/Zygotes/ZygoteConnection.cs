@@ -14,7 +14,7 @@ namespace Thaw.Sandboxes.Zygotes;
 /// </summary>
 internal sealed class ZygoteConnection : ISandboxParent, IDisposable
 {
-    public const int ProtocolVersion = 3;
+    public const int ProtocolVersion = 4;
     private const int MaxMessage = 64 * 1024;
 
     private readonly Socket _socket;
