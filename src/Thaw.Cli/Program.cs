@@ -38,6 +38,13 @@ try
         ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
     });
 }
+catch (OperationCanceledException)
+{
+    // Ctrl-C or SIGTERM: the command stopped what it started on its way out (the `finally`s of
+    // benches and of serve); the exit code is the shell's for an interrupt.
+    Console.Error.WriteLine("thaw: interrupted");
+    return 130;
+}
 catch (ThawApiException e)
 {
     // thawd's refusal, in its words (a deploy whose handler does not load brings its traceback).

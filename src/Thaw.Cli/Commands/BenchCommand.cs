@@ -76,7 +76,7 @@ internal static class BenchCommand
                 Thaw.Runtimes.Units.ParseDuration(parse.GetValue(faultEvery)!), parse.GetValue(stateDir)!);
             if (options.Clients < 1)
                 throw new ArgumentException("--clients must be at least 1");
-            var report = await new Bench.Soak.SoakBench(options, AnsiConsole.Console).RunAsync();
+            var report = await new Bench.Soak.SoakBench(options, AnsiConsole.Console).RunAsync(token);
             Bench.Soak.SoakReportWriter.Print(report, AnsiConsole.Console);
             WriteFiles(parse.GetValue(json), f => Bench.Soak.SoakReportWriter.WriteJson(report, f), null, _ => { });
             return report.LeftBehind.Count == 0 && report.Unexpected.Count == 0 ? 0 : 1;

@@ -21,6 +21,18 @@ public static class LeakCensus
             .SelectMany(t => Run("iptables", "-w", "-t", t, "-S").Output.Split('\n'))
             .Where(l => l.Split(' ').Select(x => x.Trim('"')).Contains(Thaw.Resources.Netns.HostNat.Tag(naming)))];
 
+    /// <summary>The zygote processes of the instance whose state dir this is (a child zygote is a fork: the same command line).</summary>
+    public static List<int> ZygotesOf(string stateDir) =>
+        [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _)).Select(int.Parse!).Where(pid =>
+        {
+            try
+            {
+                string cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
+                return cmdline.Contains("zygote.py", StringComparison.Ordinal) && cmdline.Contains(stateDir + "/", StringComparison.Ordinal);
+            }
+            catch (IOException) { return false; }
+        })];
+
     public static int OpenFds() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
 
     /// <summary>

@@ -53,16 +53,7 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
     }
 
     /// <summary>The zygote processes of this instance's state dir (a child zygote is a fork: the same command line).</summary>
-    public List<int> Zygotes() =>
-        [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _)).Select(int.Parse!).Where(pid =>
-        {
-            try
-            {
-                string cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-                return cmdline.Contains("zygote.py", StringComparison.Ordinal) && cmdline.Contains(Naming.StateDir + "/", StringComparison.Ordinal);
-            }
-            catch (IOException) { return false; }
-        })];
+    public List<int> Zygotes() => LeakCensus.ZygotesOf(Naming.StateDir);
 
     public static int Parent(int pid)
     {

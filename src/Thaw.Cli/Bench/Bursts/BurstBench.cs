@@ -40,10 +40,6 @@ internal sealed class BurstBench(BurstBenchOptions options, IAnsiConsole console
     public async Task<BurstReport> RunAsync(CancellationToken token)
     {
         var started = DateTime.UtcNow;
-        // What an interrupted run left: thawd sweeps its own state dir at start (mounts included, so
-        // it is not deleted here); the functions' copies and the peer's bundles are plain files.
-        foreach (var leftover in new[] { "functions", "runc" }.Select(d => Path.Combine(_dir, d)).Where(Directory.Exists))
-            Directory.Delete(leftover, recursive: true);
         using var loggers = CliLogging.Create(LogLevel.Warning);
         var thawdOptions = new ThawdOptions { Listen = "127.0.0.1:0" };
         thawdOptions.Resources.Name = options.InstanceName;
@@ -55,6 +51,11 @@ internal sealed class BurstBench(BurstBenchOptions options, IAnsiConsole console
         var thawd = await console.Status().StartAsync("starting thawd (pools, zygote)...", _ => Thawd.StartAsync(thawdOptions, loggers));
         try
         {
+            // What an interrupted run left, deleted once thawd holds the instance (a second run in the
+            // same state dir stops at its lock instead): thawd swept its own state dir (mounts
+            // included); the functions' copies and the peer's bundles are plain files.
+            foreach (var leftover in new[] { "functions", "runc" }.Select(d => Path.Combine(_dir, d)).Where(Directory.Exists))
+                Directory.Delete(leftover, recursive: true);
             // Everything below blocks (bursts are threads released together), so it runs on a thread
             // of its own: thaw runs socket continuations inline on the epoll thread
             // (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), and code resumed after an await of a
@@ -108,15 +109,15 @@ internal sealed class BurstBench(BurstBenchOptions options, IAnsiConsole console
             if (options.Cases.Contains(BurstCases.ImageResize))
                 _rows.AddRange(runs.Bursts(BurstCases.ImageResize,
                     _ => new BurstRuns.Prepared(_ => invoker.Invoke(BurstFunctions.ImageResize, BurstFunctions.ImageEvent)),
-                    peer is null ? null : i => PeerCall(peer, functions.ImagePeer, i)));
+                    peer is null ? null : i => PeerCall(peer, functions.ImagePeer, i), token));
             if (options.Cases.Contains(BurstCases.DistinctHello))
                 _rows.AddRange(runs.Bursts(BurstCases.DistinctHello,
                     n => DistinctHellos(client, invoker, functions.Hello, n, token),
-                    peer is null ? null : i => PeerCall(peer, functions.HelloPeer, i)));
+                    peer is null ? null : i => PeerCall(peer, functions.HelloPeer, i), token));
             if (options.Cases.Contains(BurstCases.SustainedHello))
                 _rows.AddRange(runs.Sustained(BurstCases.SustainedHello,
                     _ => invoker.Invoke(BurstFunctions.ColdHello, BurstFunctions.HelloEvent),
-                    peer is null ? null : c => PeerCall(peer, functions.HelloPeer, c)));
+                    peer is null ? null : c => PeerCall(peer, functions.HelloPeer, c), token));
         }
         finally
         {

@@ -15,8 +15,9 @@ internal sealed class BurstRuns(BurstBenchOptions options, IAnsiConsole console)
     /// <summary>
     /// For each N: one warm-up burst of each system (not recorded), then <see cref="BurstBenchOptions.Bursts"/>
     /// measured ones. <paramref name="prepare"/> runs before each of Thaw's bursts, before the idle pause.
+    /// A cancelled <paramref name="token"/> (Ctrl-C) ends the run before the next burst.
     /// </summary>
-    public IEnumerable<BurstResult> Bursts(string caseName, Func<int, Prepared> prepare, Func<int, CallOutcome>? peer)
+    public IEnumerable<BurstResult> Bursts(string caseName, Func<int, Prepared> prepare, Func<int, CallOutcome>? peer, CancellationToken token)
     {
         foreach (int n in options.Concurrency)
         {
@@ -26,6 +27,7 @@ internal sealed class BurstRuns(BurstBenchOptions options, IAnsiConsole console)
             {
                 for (int b = -1; b < options.Bursts; b++)
                 {
+                    token.ThrowIfCancellationRequested();
                     string which = b < 0 ? "warm-up burst" : $"burst {b + 1} of {options.Bursts}";
                     context.Status = $"{caseName}: thaw, {which} of {n} calls";
                     var prepared = prepare(n);
@@ -36,6 +38,7 @@ internal sealed class BurstRuns(BurstBenchOptions options, IAnsiConsole console)
                         thaw.Add(burst);
                     if (peer is null)
                         continue;
+                    token.ThrowIfCancellationRequested();
                     context.Status = $"{caseName}: {BurstSystems.RuncPython}, {which} of {n} calls";
                     Thread.Sleep(options.Idle);
                     var peerBurst = Load.Burst(n, peer);
@@ -50,12 +53,13 @@ internal sealed class BurstRuns(BurstBenchOptions options, IAnsiConsole console)
     }
 
     /// <summary>The clients in a closed loop for the duration: Thaw, then the peer, each after the idle pause.</summary>
-    public IEnumerable<BurstResult> Sustained(string caseName, Func<int, CallOutcome> call, Func<int, CallOutcome>? peer)
+    public IEnumerable<BurstResult> Sustained(string caseName, Func<int, CallOutcome> call, Func<int, CallOutcome>? peer, CancellationToken token)
     {
         foreach (var (system, run) in new[] { (BurstSystems.Thaw, call), (BurstSystems.RuncPython, peer) })
         {
             if (run is null)
                 continue;
+            token.ThrowIfCancellationRequested();
             var (calls, seconds) = console.Status().Start(
                 $"{caseName}: {system}, {options.SustainedClients} clients in a closed loop for {options.SustainedDuration.TotalSeconds:0} s", _ =>
                 {

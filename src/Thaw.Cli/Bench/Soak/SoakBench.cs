@@ -41,14 +41,17 @@ internal sealed class SoakBench(SoakOptions options, IAnsiConsole console)
     // (and a function's own handler_error, below).
     private static readonly HashSet<int> Documented = [200, 429, 502, 503, 504];
 
-    public async Task<SoakReport> RunAsync()
+    /// <summary>Runs for the duration, or until <paramref name="interrupt"/> (Ctrl-C): the report then covers the part that ran.</summary>
+    public async Task<SoakReport> RunAsync(CancellationToken interrupt = default)
     {
         string dir = Path.Combine(options.StateDir, "bench-soak");
         string functionsDir = Path.Combine(dir, "functions");
-        if (Directory.Exists(functionsDir))
-            Directory.Delete(functionsDir, recursive: true);
         var thawd = await console.Status().StartAsync("starting thawd (thaw serve)...",
             _ => ServeProcess.StartAsync(Path.Combine(dir, "thawd"), options.InstanceName, "--pool-size", "16", "--log-level", "error"));
+        // A copy an interrupted run left, deleted once thawd holds the instance (a second soak in the
+        // same state dir stops at its lock instead).
+        if (Directory.Exists(functionsDir))
+            Directory.Delete(functionsDir, recursive: true);
         var functions = new BurstFunctions(functionsDir, 16, options.Clients);
         var calls = new ConcurrentQueue<(double At, double Ms, CallOutcome Outcome, string Function)>();
         var faults = new ConcurrentDictionary<SoakFault, int>();
@@ -73,7 +76,8 @@ internal sealed class SoakBench(SoakOptions options, IAnsiConsole console)
             };
             using var invoker = new InvokeClient(new Uri(thawd.Url));
             started = Stopwatch.GetTimestamp();
-            using var stop = new CancellationTokenSource(options.Duration);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
+            stop.CancelAfter(options.Duration);
             var load = Enumerable.Range(0, options.Clients).Select(c => new Thread(() =>
             {
                 var random = new Random(c);

@@ -58,6 +58,37 @@ public sealed class BurstBenchTests
         Assert.DoesNotContain(report.Notes, n => n.Contains("skipped", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task An_interrupted_run_stops_before_its_next_burst_and_leaves_nothing()
+    {
+        var naming = TestInstance.NewNaming("thawbb");
+        // A thousand bursts would take minutes: only the interrupt ends this run in time.
+        var options = new BurstBenchOptions([1], [BurstCases.DistinctHello], Bursts: 1000, Idle: TimeSpan.FromMilliseconds(100), SustainedClients: 1,
+            SustainedDuration: TimeSpan.FromSeconds(1), Peer: false, StateDir: naming.StateDir)
+        {
+            InstanceName = naming.Name,
+            WarmUp = false,
+        };
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null), Interactive = InteractionSupport.No });
+        using var interrupt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            var run = new BurstBench(options, console).RunAsync(interrupt.Token);
+            var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(90)));
+            Assert.True(finished == run, "the run went on 85 s after the interrupt");
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        }
+        finally
+        {
+            Assert.Empty(LeakCensus.MountsUnder(naming.StateDir));
+            Assert.Empty(LeakCensus.LinksStartingWith(naming.Name));
+            Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, naming.Name)));
+            Assert.Empty(LeakCensus.ZygotesOf(naming.StateDir));
+            if (Directory.Exists(naming.StateDir))
+                Directory.Delete(naming.StateDir, recursive: true);
+        }
+    }
+
     private static void AssertBurstRow(BurstResult row, string system, int n)
     {
         string what = $"{row.Case} {row.System} N={n}: {string.Join("; ", row.Errors)}";
