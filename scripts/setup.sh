@@ -16,6 +16,7 @@ thaw_require_root() {
 #   python3    - the zygote server and function runtime (and test helpers)
 #   iptables   - NAT for bridge-mode egress (once per bridge, never per sandbox)
 #   gcc, libc6-dev - build libthawspawn (the exec runtime's native spawn) and the startup floor
+#   libseccomp2 - compiles the sandboxes' seccomp filter (loaded by thawd as libseccomp.so.2)
 #   python3-numpy, python3-pil - system packages Python functions use as they are (import cache
 #                tests, the numpy and image-resize examples, `thaw bench python`)
 #   python3-pip - the install cache's installer (pip --target, run in a sandbox)
@@ -28,6 +29,7 @@ thaw_install_packages() {
     command -v python3 >/dev/null || missing+=(python3)
     [[ -x /usr/sbin/iptables || -x /sbin/iptables ]] || missing+=(iptables)
     command -v gcc >/dev/null || missing+=(gcc)
+    ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
     [[ -f "$(gcc -print-file-name=libc.a 2>/dev/null)" ]] || missing+=(libc6-dev)
     [[ -d /usr/lib/python3/dist-packages/numpy ]] || missing+=(python3-numpy)
     [[ -d /usr/lib/python3/dist-packages/PIL ]] || missing+=(python3-pil)

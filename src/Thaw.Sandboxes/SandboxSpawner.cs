@@ -297,6 +297,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             WorkingDirectory = WorkingDirectory(spec),
             Argv = spec.Argv,
             Environment = [.. (spec.Environment ?? _options.DefaultEnvironment).Select(e => e.Key + "=" + e.Value)],
+            SeccompFilter = _options.Zygote.Seccomp ? SandboxSeccomp.Program.Bpf : null,
         }, sandbox);
     }
 

@@ -17,8 +17,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -57,7 +60,28 @@ struct thaw_spawn {
     int want_pidfd;
     int direct;      /* cloned by thawd itself: dispositions unknown (all reset), bounding set still full */
     sigset_t mask;   /* the caller's signal mask, restored in the child before exec */
+    const struct sock_filter *filter; /* seccomp filter installed last in the setup (SandboxSeccomp.cs), or NULL */
+    unsigned filter_length;           /* its instructions */
 };
+
+/* The struct's size and each field's offset, in declaration order: thawd's and the zygote's
+   mirrors of it are checked against these (tests: NativeSpawnLayoutTests, test_zygote.py). */
+#define FIELD(f) offsetof(struct thaw_spawn, f)
+static const size_t layout[] = {
+    sizeof(struct thaw_spawn), FIELD(root), FIELD(tree), FIELD(netns), FIELD(in), FIELD(out), FIELD(err), FIELD(status),
+    FIELD(start), FIELD(keep), FIELD(cgroups), FIELD(ncgroups), FIELD(ns_flags), FIELD(new_pid), FIELD(mount_proc),
+    FIELD(vfork), FIELD(uid), FIELD(gid), FIELD(hostname), FIELD(cwd), FIELD(argv), FIELD(envp), FIELD(mntns), FIELD(pidfd),
+    FIELD(want_pidfd), FIELD(direct), FIELD(mask), FIELD(filter), FIELD(filter_length),
+};
+#undef FIELD
+
+/* Copies up to n entries of the layout above into out; returns how many there are. */
+size_t thaw_spawn_layout(size_t *out, size_t n) {
+    size_t count = sizeof layout / sizeof layout[0];
+    for (size_t i = 0; i < n && i < count; i++)
+        out[i] = layout[i];
+    return count;
+}
 
 /* Set by thaw_init in the zygote, inherited (as memory) by every child it clones or forks. */
 static sigset_t not_default;      /* signals whose disposition in the zygote is not SIG_DFL */
@@ -181,6 +205,12 @@ static void enter(const struct thaw_spawn *s) {
     struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
     if (syscall(SYS_capset, &header, data) < 0) FAIL(EXIT_SETUP_FAILED, "capset", NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) FAIL(EXIT_SETUP_FAILED, "prctl(PR_SET_NO_NEW_PRIVS)", NULL);
+    /* Last, once nothing left needs what it denies (mounts, namespaces): from here on every
+       syscall of the sandbox, and of the function's code, goes through it. */
+    if (s->filter != NULL && s->filter_length > 0) {
+        struct sock_fprog program = { (unsigned short)s->filter_length, (struct sock_filter *)s->filter };
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) < 0) FAIL(EXIT_SETUP_FAILED, "seccomp", NULL);
+    }
     if (chdir(s->cwd) < 0) FAIL(EXIT_SETUP_FAILED, "chdir", s->cwd);
 
     if (s->start >= 0) {

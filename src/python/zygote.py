@@ -54,10 +54,14 @@ AT_FDCWD, MOVE_MOUNT_F_EMPTY_PATH = -100, 0x4
 # every pooled root has and the zygote never uses.
 ATTACH_POINT = b"/packages"
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 PR_SET_PDEATHSIG = 1
 PARK_WHEN_IDLE_MS = 20
 HERE = os.path.dirname(os.path.abspath(__file__))  # this folder; /handler once the zygote is in its own root
 NATIVE_PATH = None  # libthawspawn as this process can open it now (after the zygote entered its root)
+SECCOMP_HEX = None  # the sandboxes' seccomp filter as thawd sent it (hex BPF), passed on to Morula interpreters
+SECCOMP_FILTER = None  # the same, as bytes the C entry and the Python one install (src/Thaw.Sandboxes/SandboxSeccomp.cs)
 PROC_FD = -1  # /proc, opened before the zygote entered its own root: parked children read their maps through it
 # The instance's cgroup dir in every hierarchy the zygote joined, and the zygote's own cgroup's name
 # in them, opened before the zygote entered its own root: the safety net for a crashed thawd
@@ -121,7 +125,8 @@ class ThawSpawn(ctypes.Structure):
                 ("hostname", ctypes.c_char_p), ("cwd", ctypes.c_char_p),
                 ("argv", ctypes.POINTER(ctypes.c_char_p)), ("envp", ctypes.POINTER(ctypes.c_char_p)),
                 ("mntns", ctypes.c_int), ("pidfd", ctypes.c_int), ("want_pidfd", ctypes.c_int), ("direct", ctypes.c_int),
-                ("mask", ctypes.c_ulong * 16)]  # glibc's sigset_t: 1024 bits
+                ("mask", ctypes.c_ulong * 16),  # glibc's sigset_t: 1024 bits
+                ("filter", ctypes.c_void_p), ("filter_length", ctypes.c_uint)]
 
 
 # Read before the zygote chroots: its own root has no /proc.
@@ -169,6 +174,7 @@ def enter_sandbox(req, fds, status_w):
     start = fds.get("start", -1)
     close_all_but(0, 1, 2, status_w, start, fds.get("invoke", -1))
     drop_privileges(req.get("uid", 65534), req.get("gid", 65534))
+    install_filter()
     os.chdir(req.get("cwd", "/"))
     if start >= 0:
         # create → start: everything above is done; thawd writes "s" to start, or closes to abort.
@@ -362,6 +368,28 @@ def drop_privileges(uid, gid):
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
+class SockFprog(ctypes.Structure):
+    """struct sock_fprog: a seccomp filter for prctl(PR_SET_SECCOMP)."""
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def set_filter(hex_text):
+    """Keeps the filter every sandbox installs last in its setup (thawd compiled it once, with
+    libseccomp): the C entry gets it in struct thaw_spawn, the Python one in install_filter."""
+    global SECCOMP_HEX, SECCOMP_FILTER
+    if hex_text:
+        program = bytes.fromhex(hex_text)
+        SECCOMP_HEX, SECCOMP_FILTER = hex_text, (ctypes.c_char * len(program)).from_buffer_copy(program)
+
+
+def install_filter():
+    """The Python entry's seccomp install (the C entry does the same in thaw-spawn.c): after
+    no_new_privs, before anything of the function's runs."""
+    if SECCOMP_FILTER is not None:
+        program = SockFprog(len(SECCOMP_FILTER) // 8, ctypes.addressof(SECCOMP_FILTER))
+        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(program), 0, 0), "prctl(PR_SET_SECCOMP)")
+
+
 def close_all_but(*keep):
     low = 0
     for fd in sorted(k for k in keep if k >= 0):
@@ -399,7 +427,9 @@ def native_spec(req, named, status_w):
         mount_proc=int("mnt" in namespaces and "pid" in namespaces),
         uid=int(req.get("uid", 65534)), gid=int(req.get("gid", 65534)),
         hostname=req.get("hostname", "thaw").encode(), cwd=req.get("cwd", "/").encode(),
-        argv=arrays[1], envp=arrays[2], mntns=-1, pidfd=-1)
+        argv=arrays[1], envp=arrays[2], mntns=-1, pidfd=-1,
+        filter=ctypes.addressof(SECCOMP_FILTER) if SECCOMP_FILTER is not None else None,
+        filter_length=len(SECCOMP_FILTER) // 8 if SECCOMP_FILTER is not None else 0)
     spec._arrays = arrays
     return spec
 
@@ -697,7 +727,8 @@ class Zygote:
             fd = os.dup(sock.fileno())
             os.set_inheritable(fd, True)  # the two descriptors the fresh interpreter keeps
             os.set_inheritable(status_w, True)
-            config = {"morula": True, "socket_fd": fd, "status_fd": status_w, "native": NATIVE_PATH if self.native else None, **self.fresh}
+            config = {"morula": True, "socket_fd": fd, "status_fd": status_w, "native": NATIVE_PATH if self.native else None,
+                      "seccomp": SECCOMP_HEX, **self.fresh}
             os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(HERE, "zygote.py"), json.dumps(config)])
         warm_parked(self.native)
         # Until thawd learned what sandboxes touch, nothing: a sandbox from a child that copied the
@@ -931,6 +962,8 @@ def load_native(path):
     native.thaw_init.restype = ctypes.c_int
     native.thaw_prefault_ranges.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_long]
     native.thaw_prefault_ranges.restype = ctypes.c_long
+    native.thaw_spawn_layout.argtypes = [ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t]
+    native.thaw_spawn_layout.restype = ctypes.c_size_t
     return native
 
 
@@ -946,6 +979,7 @@ def morula(config):
         err = native.thaw_init()  # records this interpreter's own signal dispositions
         if err < 0:
             raise OSError(-err, f"thaw_init: {os.strerror(-err)}")
+    set_filter(config.get("seccomp"))
     for path in reversed(config.get("paths", [])):
         sys.path.insert(0, path)
     for name in config.get("modules", []):
@@ -1005,6 +1039,7 @@ def boot(config):
         INSTANCE_CGROUPS = ([os.open(os.path.dirname(own), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) for own in owns],
                             os.path.basename(owns[0]))
     native = load_native(config.get("native"))
+    set_filter(config.get("seccomp"))
     global HERE, NATIVE_PATH
     NATIVE_PATH = config.get("native")
     if config.get("root"):

@@ -6,6 +6,8 @@ forking, reaping and privilege drop; isolation is tested end to end from C# with
 """
 
 import json
+import ctypes
+import importlib.util
 import os
 import re
 import signal
@@ -32,12 +34,31 @@ def build_native(directory):
     return path
 
 
+def deny_filter(*syscalls):
+    """A seccomp filter (hex BPF, as thawd sends it) that fails the given syscalls with EPERM, compiled
+    with libseccomp as thawd compiles the sandboxes' one."""
+    lib = ctypes.CDLL("libseccomp.so.2")
+    lib.seccomp_init.restype = ctypes.c_void_p
+    ctx = ctypes.c_void_p(lib.seccomp_init(ctypes.c_uint(0x7fff0000)))  # SCMP_ACT_ALLOW
+    try:
+        for name in syscalls:
+            nr = lib.seccomp_syscall_resolve_name(name.encode())
+            assert lib.seccomp_rule_add_array(ctx, ctypes.c_uint(0x00050001), nr, 0, None) == 0, name  # SCMP_ACT_ERRNO(EPERM)
+        r, w = os.pipe()
+        assert lib.seccomp_export_bpf(ctx, w) == 0
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            return f.read().hex()
+    finally:
+        lib.seccomp_release(ctx)
+
+
 class ZygoteClient:
-    def __init__(self, native=None, via="fork", parked=0, cgroup_procs=()):
+    def __init__(self, native=None, via="fork", parked=0, cgroup_procs=(), seccomp=None):
         self.dir = tempfile.mkdtemp(prefix="thaw-test-zygote-")
         self.socket_path = os.path.join(self.dir, "zygote.sock")
         self.via = via
-        config = {"socket": self.socket_path, "native": native, "parked": parked, "cgroup_procs": list(cgroup_procs)}
+        config = {"socket": self.socket_path, "native": native, "parked": parked, "cgroup_procs": list(cgroup_procs), "seccomp": seccomp}
         self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
@@ -175,6 +196,22 @@ class ZygoteTests(unittest.TestCase):
         # Its own /proc: the shell, grep and ls only, none of the host's processes.
         self.assertLessEqual(int(lines[10]), 4)
         self.assertEqual("", read_all(err))
+
+    def test_a_sandbox_installs_the_seccomp_filter_thawd_sent_and_the_zygote_does_not(self):
+        self.z.close()
+        self.z = ZygoteClient(self.native if self.use_native else None, self.via, seccomp=deny_filter("unshare"))
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
+        self.assertEqual("hello", self.z.receive()["op"])
+        probe = ("import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); r = libc.unshare(0);"
+                 " print(open('/proc/self/status').read().split('Seccomp:')[1].split()[0], r, ctypes.get_errno())")
+        out, err, start = self.z.spawn("s", ["/usr/bin/python3", "-c", probe])
+        os.close(start)
+        code = self.z.wait_for("exit", "s")["code"]
+        stdout, stderr = read_all(out), read_all(err)
+        self.assertEqual(0, code, stderr)
+        self.assertEqual("2 -1 1", stdout.strip())  # filtered, and unshare(0), a no-op otherwise, is EPERM
+        with open(f"/proc/{self.z.proc.pid}/status") as f:
+            self.assertIn("Seccomp:\t0", f.read())
 
     def test_exit_code_and_stderr(self):
         out, err, start = self.z.spawn("b", ["/bin/sh", "-c", "echo oops >&2; exit 7"])
@@ -413,6 +450,17 @@ class PythonEntryTests(ZygoteTests):
 class NativeSpawnTests(ZygoteTests):
     """The same behaviour through libthawspawn's vfork-style clone (the exec runtime's path)."""
     via = "helper"
+
+    def test_the_ctypes_struct_has_the_C_structs_size_and_offsets(self):
+        spec = importlib.util.spec_from_file_location("zygote_under_test", ZYGOTE)
+        zygote = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(zygote)  # definitions only: the zygote starts from its __main__ block
+        native = zygote.load_native(self.native)
+        layout = (ctypes.c_size_t * 64)()
+        count = native.thaw_spawn_layout(layout, 64)
+        fields = [name for name, _ in zygote.ThawSpawn._fields_]
+        self.assertEqual(len(fields) + 1, count)
+        self.assertEqual(list(layout[:count]), [ctypes.sizeof(zygote.ThawSpawn)] + [getattr(zygote.ThawSpawn, f).offset for f in fields])
 
     def test_a_vfork_spawn_says_started_in_its_reply_and_sends_no_started_event(self):
         out, err, start = self.z.spawn("v", ["/bin/true"])

@@ -34,6 +34,9 @@ public sealed class NativeSpawnRequest
 
     /// <summary>KEY=VALUE entries.</summary>
     public required IReadOnlyList<string> Environment { get; init; }
+
+    /// <summary>A seccomp filter (BPF, 8 bytes an instruction) the process installs last in its setup, or null.</summary>
+    public byte[]? SeccompFilter { get; init; }
 }
 
 /// <summary>
@@ -51,6 +54,7 @@ public static unsafe class NativeSpawn
     private const int CLONE_NEWIPC = 0x08000000;
     private static readonly Lock Loading = new();
     private static delegate* unmanaged<ThawSpawn*, int> s_spawn;
+    private static delegate* unmanaged<nint*, nint, nint> s_layout;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct ThawSpawn
@@ -63,6 +67,8 @@ public static unsafe class NativeSpawn
         public byte** Argv, Envp;
         public int MountNs, Pidfd, WantPidfd, Direct;
         public fixed ulong Mask[16]; // glibc's sigset_t
+        public byte* Filter;
+        public uint FilterLength;
     }
 
     /// <summary>Loads libthawspawn from <paramref name="path"/> (once per process).</summary>
@@ -74,6 +80,38 @@ public static unsafe class NativeSpawn
                 return;
             var library = NativeLibrary.Load(path);
             s_spawn = (delegate* unmanaged<ThawSpawn*, int>)NativeLibrary.GetExport(library, "thaw_spawn");
+            s_layout = (delegate* unmanaged<nint*, nint, nint>)NativeLibrary.GetExport(library, "thaw_spawn_layout");
+        }
+    }
+
+    /// <summary>
+    /// The managed mirror's size and field offsets, in the order <c>thaw_spawn_layout</c> gives the C
+    /// struct's (a test holds the two equal).
+    /// </summary>
+    internal static nint[] ManagedLayout() =>
+    [
+        sizeof(ThawSpawn),
+        .. new[]
+        {
+            nameof(ThawSpawn.Root), nameof(ThawSpawn.Tree), nameof(ThawSpawn.Netns), nameof(ThawSpawn.In), nameof(ThawSpawn.Out), nameof(ThawSpawn.Err),
+            nameof(ThawSpawn.Status), nameof(ThawSpawn.Start), nameof(ThawSpawn.Keep), nameof(ThawSpawn.Cgroups), nameof(ThawSpawn.NCgroups),
+            nameof(ThawSpawn.NsFlags), nameof(ThawSpawn.NewPid), nameof(ThawSpawn.MountProc), nameof(ThawSpawn.Vfork), nameof(ThawSpawn.Uid),
+            nameof(ThawSpawn.Gid), nameof(ThawSpawn.Hostname), nameof(ThawSpawn.Cwd), nameof(ThawSpawn.Argv), nameof(ThawSpawn.Envp),
+            nameof(ThawSpawn.MountNs), nameof(ThawSpawn.Pidfd), nameof(ThawSpawn.WantPidfd), nameof(ThawSpawn.Direct), nameof(ThawSpawn.Mask),
+            nameof(ThawSpawn.Filter), nameof(ThawSpawn.FilterLength),
+        }.Select(field => Marshal.OffsetOf<ThawSpawn>(field)),
+    ];
+
+    /// <summary>The C struct's size and field offsets (<c>thaw_spawn_layout</c> of the loaded library).</summary>
+    internal static nint[] NativeLayout()
+    {
+        if (s_layout == null)
+            throw new InvalidOperationException("libthawspawn is not loaded (NativeSpawn.Load)");
+        var layout = new nint[64];
+        fixed (nint* p = layout)
+        {
+            nint count = s_layout(p, layout.Length);
+            return layout[..(int)count];
         }
     }
 
@@ -114,32 +152,37 @@ public static unsafe class NativeSpawn
             return fd.Value;
         }
         int* cgroups = stackalloc int[Math.Max(1, r.Cgroups.Count)];
-        try
+        // Pinned until the vfork returns: the child installs it before its exec.
+        fixed (byte* filter = r.SeccompFilter)
         {
-            for (int i = 0; i < r.Cgroups.Count; i++)
-                cgroups[i] = Fd(r.Cgroups[i]);
-            var spec = new ThawSpawn
+            try
             {
-                Root = -1, Tree = Fd(r.Tree), Netns = Fd(r.Netns), In = Fd(r.Stdin), Out = Fd(r.Stdout), Err = Fd(r.Stderr),
-                Status = Fd(status), Start = -1, Keep = -1, Cgroups = cgroups, NCgroups = r.Cgroups.Count,
-                NsFlags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, NewPid = 1, MountProc = 1, Vfork = 1,
-                Uid = r.Uid, Gid = r.Gid, Hostname = Utf8(r.Hostname), Cwd = Utf8(r.WorkingDirectory),
-                Argv = Array(r.Argv), Envp = Array(r.Environment),
-                MountNs = Fd(r.MountNamespace), Pidfd = -1, WantPidfd = 1, Direct = 1,
-            };
-            int pid = s_spawn(&spec);
-            if (pid < 0)
-                throw new LinuxException("clone", -pid, r.Argv.Count > 0 ? r.Argv[0] : null);
-            return (pid, new SafeFd(spec.Pidfd));
-        }
-        finally
-        {
-            foreach (var handle in handles)
-                handle.DangerousRelease();
-            foreach (var p in strings)
+                for (int i = 0; i < r.Cgroups.Count; i++)
+                    cgroups[i] = Fd(r.Cgroups[i]);
+                var spec = new ThawSpawn
+                {
+                    Root = -1, Tree = Fd(r.Tree), Netns = Fd(r.Netns), In = Fd(r.Stdin), Out = Fd(r.Stdout), Err = Fd(r.Stderr),
+                    Status = Fd(status), Start = -1, Keep = -1, Cgroups = cgroups, NCgroups = r.Cgroups.Count,
+                    NsFlags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, NewPid = 1, MountProc = 1, Vfork = 1,
+                    Uid = r.Uid, Gid = r.Gid, Hostname = Utf8(r.Hostname), Cwd = Utf8(r.WorkingDirectory),
+                    Argv = Array(r.Argv), Envp = Array(r.Environment),
+                    MountNs = Fd(r.MountNamespace), Pidfd = -1, WantPidfd = 1, Direct = 1,
+                    Filter = filter, FilterLength = (uint)((r.SeccompFilter?.Length ?? 0) / 8),
+                };
+                int pid = s_spawn(&spec);
+                if (pid < 0)
+                    throw new LinuxException("clone", -pid, r.Argv.Count > 0 ? r.Argv[0] : null);
+                return (pid, new SafeFd(spec.Pidfd));
+            }
+            finally
             {
-                if (p != 0)
-                    Marshal.FreeCoTaskMem(p);
+                foreach (var handle in handles)
+                    handle.DangerousRelease();
+                foreach (var p in strings)
+                {
+                    if (p != 0)
+                        Marshal.FreeCoTaskMem(p);
+                }
             }
         }
     }

@@ -104,7 +104,11 @@ public sealed partial class Zygote : IDisposable
             root = host.Roots.Claim(options.Directory, options.PackagesDir);
             // Loaded before the zygote chroots, so the host path.
             string? native = File.Exists(options.NativePath) ? options.NativePath : null;
-            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault, WatchStdin: true);
+            if (options.Seccomp && native is null)
+                throw new ZygoteException($"sandboxes' seccomp filter needs libthawspawn, and {options.NativePath} does not exist (build it: ./thaw --help)");
+            string? seccomp = options.Seccomp ? Convert.ToHexString(SandboxSeccomp.Program.Bpf) : null;
+            var config = new ZygoteConfig("/host/" + SocketName, root.Path, netns.Path, cgroup.ProcsFiles, native, options.Parked, options.Prefault,
+                WatchStdin: true, seccomp);
             var psi = new ProcessStartInfo(options.Python)
             {
                 // -I: no user site or PYTHON* variables; -S: no site import (faster, nothing to find).

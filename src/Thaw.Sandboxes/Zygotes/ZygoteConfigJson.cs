@@ -7,7 +7,7 @@ namespace Thaw.Sandboxes.Zygotes;
 /// thawd holds open, whose end of file is thawd's death.
 /// </summary>
 internal sealed record ZygoteConfig(string Socket, string Root, string Netns, IReadOnlyList<string> CgroupProcs, string? Native, int Parked, bool Prefault,
-    bool WatchStdin);
+    bool WatchStdin, string? Seccomp);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ZygoteConfig))]

@@ -12,6 +12,12 @@ public sealed class ZygoteOptions
     /// <summary>The folder holding zygote.py and libthawspawn.so, bound read-only at the zygote's /handler.</summary>
     public string Directory { get; set; } = Path.Combine(AppContext.BaseDirectory, "zygote");
 
+    /// <summary>
+    /// Every sandbox, on every spawn path, installs <see cref="SandboxSeccomp"/>'s filter last in its
+    /// setup (compiled once per process with libseccomp). Off only to measure what it costs.
+    /// </summary>
+    public bool Seccomp { get; set; } = true;
+
     /// <summary>How long a zygote may take to enter its sandbox and listen.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
 

@@ -13,6 +13,30 @@ public sealed class PythonRuntimeTests(PythonFixture fixture) : IClassFixture<Py
     private static ReadOnlyMemory<byte> Json(string json) => Encoding.UTF8.GetBytes(json);
 
     [Fact]
+    public async Task A_handler_runs_under_the_sandboxes_seccomp_filter()
+    {
+        // io_uring_setup(1, NULL): EFAULT wherever it reaches the kernel; EPERM from the filter.
+        var (manifest, dir) = fixture.Function("""
+            name = "seccomp-probe"
+            handler = "probe.handle"
+            """,
+            ("probe.py", """
+            import ctypes
+            def handle(event):
+                libc = ctypes.CDLL(None, use_errno=True)
+                r = libc.syscall(425, 1, None)
+                status = open("/proc/self/status").read()
+                return {"seccomp": status.split("Seccomp:")[1].split()[0], "io_uring": [r, ctypes.get_errno()]}
+            """));
+        await using var sandbox = await fixture.Runtime.StartAsync(manifest, dir);
+        var call = await sandbox.InvokeAsync(Json("{}"), CallTimeout);
+
+        Assert.True(call.Succeeded, call.Error?.ToString());
+        Assert.Equal("2", call.Result!.Value.GetProperty("seccomp").GetString());
+        Assert.Equal("[-1,1]", call.Result!.Value.GetProperty("io_uring").GetRawText().Replace(" ", "", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task An_aws_style_handler_gets_its_context_and_prints_to_the_functions_log()
     {
         var (manifest, dir) = fixture.Function("""
