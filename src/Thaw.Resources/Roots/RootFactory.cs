@@ -32,7 +32,8 @@ public sealed class RootFactory : IResourceFactory<SandboxRoot>
         options.Validate();
         _rootsDir = rootsDir;
         _options = options;
-        _layout = RootLayout.From(options);
+        // Inside the roots dir: its sweep removes it with the roots (plain files, no mounts).
+        _layout = RootLayout.From(options, Path.Combine(rootsDir, "etc"));
     }
 
     public SandboxRoot Create()
@@ -69,8 +70,8 @@ public sealed class RootFactory : IResourceFactory<SandboxRoot>
             DeviceNode.CreateChar(Path.Combine(root.DevDir, name), major, minor, DeviceMode);
         foreach (var (name, target) in RootLayout.DevLinks)
             File.CreateSymbolicLink(Path.Combine(root.DevDir, name), target);
-        foreach (var name in _layout.Binds)
-            BindReadOnly(Path.Combine(_layout.BaseRoot, name), Path.Combine(root.Path, name));
+        foreach (var (name, source) in _layout.BindSources)
+            BindReadOnly(source, Path.Combine(root.Path, name));
         MountScratch(root);
         // Last: from here on the sandbox cannot create or change anything in its own /.
         Mounts.RemountReadOnly(root.Path, MountFlags.NoSuid);

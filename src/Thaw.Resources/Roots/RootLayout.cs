@@ -15,41 +15,46 @@ internal sealed class RootLayout
     internal static readonly (string Name, string Target)[] DevLinks =
         [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")];
 
-    private RootLayout(List<(string, string)> symlinks, List<string> binds, List<(string, uint, uint)> devices, string baseRoot)
+    private RootLayout(List<(string, string)> symlinks, List<(string, string)> binds, List<(string, uint, uint)> devices)
     {
         Symlinks = symlinks;
-        Binds = binds;
+        BindSources = binds;
         DeviceNumbers = devices;
-        BaseRoot = baseRoot;
     }
-
-    public string BaseRoot { get; }
 
     /// <summary>Base dirs that are symlinks in the base root, with their link text (kept relative if it was).</summary>
     public IReadOnlyList<(string Name, string Target)> Symlinks { get; }
 
-    /// <summary>Base dirs that are real directories: bind-mounted read-only.</summary>
-    public IReadOnlyList<string> Binds { get; }
+    /// <summary>Top-level dirs bind-mounted read-only: the base dirs that are real directories, and the sandbox's /etc.</summary>
+    public IReadOnlyList<(string Name, string Source)> BindSources { get; }
+
+    public IEnumerable<string> Binds => BindSources.Select(b => b.Name);
 
     public IReadOnlyList<(string Name, uint Major, uint Minor)> DeviceNumbers { get; }
 
-    public static RootLayout From(RootPoolOptions options)
+    /// <summary>Reads the base root once; builds the sandboxes' /etc in <paramref name="etcDir"/> when <see cref="RootPoolOptions.Etc"/> lists one.</summary>
+    public static RootLayout From(RootPoolOptions options, string etcDir)
     {
         var symlinks = new List<(string, string)>();
-        var binds = new List<string>();
+        var binds = new List<(string, string)>();
         foreach (var name in options.BaseDirs)
         {
             var source = new DirectoryInfo(Path.Combine(options.BaseRoot, name));
             if (source.LinkTarget is { } target)
                 symlinks.Add((name, target));
             else if (source.Exists)
-                binds.Add(name);
+                binds.Add((name, source.FullName));
+        }
+        if (options.Etc is { } etc)
+        {
+            SandboxEtc.Build(options.BaseRoot, etc, etcDir);
+            binds.Add(("etc", etcDir));
         }
         var devices = Devices.Select(d =>
         {
             var (major, minor) = DeviceNode.CharDeviceNumber("/dev/" + d);
             return (d, major, minor);
         }).ToList();
-        return new RootLayout(symlinks, binds, devices, options.BaseRoot);
+        return new RootLayout(symlinks, binds, devices);
     }
 }

@@ -17,7 +17,14 @@ public sealed class RootPoolOptions
     /// /usr: /bin -> usr/bin) is recreated as the same symlink, a directory is bind-mounted, a missing
     /// one is skipped, so one list serves merged and split-/usr systems.
     /// </summary>
-    public IList<string> BaseDirs { get; init; } = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
+    public IList<string> BaseDirs { get; init; } = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+    /// <summary>
+    /// Entries of the base root's /etc a sandbox's /etc holds (<see cref="SandboxEtc"/>; with a passwd
+    /// and a group of its own), or null to bind the base root's whole /etc (then list "etc" in
+    /// <see cref="BaseDirs"/>).
+    /// </summary>
+    public IList<string>? Etc { get; init; } = [.. SandboxEtc.Default];
 
     /// <summary>Size limit of each sandbox's writable /tmp.</summary>
     public long TmpSizeBytes { get; set; } = 64L << 20;
@@ -44,6 +51,13 @@ public sealed class RootPoolOptions
                 throw new ArgumentException($"RootPoolOptions.BaseDirs entry '{name}' must be a single top-level directory name");
             if (ReservedNames.Contains(name))
                 throw new ArgumentException($"RootPoolOptions.BaseDirs entry '{name}' is reserved for the sandbox's own {name} dir");
+            if (name == "etc" && Etc is not null)
+                throw new ArgumentException("RootPoolOptions.BaseDirs lists 'etc' while RootPoolOptions.Etc builds the sandbox's own: set Etc to null to bind the whole /etc");
+        }
+        foreach (var entry in Etc ?? [])
+        {
+            if (string.IsNullOrEmpty(entry) || Path.IsPathRooted(entry) || entry.Split('/').Any(part => part is "" or "." or ".."))
+                throw new ArgumentException($"RootPoolOptions.Etc entry '{entry}' must be a relative path inside /etc");
         }
     }
 }

@@ -81,6 +81,27 @@ public sealed class IsolationTests(SandboxFixture fixture) : IClassFixture<Sandb
         }
     }
 
+    [Fact]
+    public async Task Sees_a_minimal_etc_that_still_serves_names_libraries_and_certificates()
+    {
+        // numpy's BLAS comes through /etc/alternatives and the loader's cache; ssl's CA bundle through /etc/ssl/certs.
+        const string script = """
+            import os, pwd, ssl, numpy
+            numpy.dot(numpy.ones((8, 8)), numpy.ones((8, 8)))
+            print(pwd.getpwuid(os.getuid()).pw_name)
+            print(os.path.exists(ssl.get_default_verify_paths().openssl_cafile))
+            print(sorted(os.listdir("/etc")))
+            """;
+        var (exit, stdout, stderr) = await fixture.RunAsync(new SandboxSpec { Argv = ["/usr/bin/python3", "-c", script] });
+        Assert.True(exit.ExitCode == 0, stderr);
+        var lines = stdout.Split('\n');
+        Assert.Equal("nobody", lines[0]);
+        Assert.Equal("True", lines[1]);
+        foreach (var secret in new[] { "pip.conf", "shadow", "ssh", "gshadow", "sudoers" })
+            Assert.DoesNotContain($"'{secret}'", lines[2], StringComparison.Ordinal);
+        Assert.True(Directory.GetFileSystemEntries("/etc").Length > 50, "the host's /etc has far more");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -106,7 +106,7 @@ public sealed class RootFactoryTests : IDisposable
         Directory.CreateDirectory(Path.Combine(baseRoot, "usr/bin"));
         Directory.CreateDirectory(Path.Combine(baseRoot, "etc"));
         File.CreateSymbolicLink(Path.Combine(baseRoot, "bin"), "usr/bin");
-        var factory = NewFactory(new RootPoolOptions { BaseRoot = baseRoot });
+        var factory = NewFactory(new RootPoolOptions { BaseRoot = baseRoot, BaseDirs = ["usr", "bin", "etc"], Etc = null });
         // The layout was read at construction; a base dir vanishing later makes the bind fail midway.
         Directory.Delete(Path.Combine(baseRoot, "etc"));
 
@@ -130,9 +130,10 @@ public sealed class RootFactoryTests : IDisposable
         var root = factory.Create();
 
         Assert.True(File.Exists(Path.Combine(root.Path, "bin/tool")));
-        Assert.False(Path.Exists(Path.Combine(root.Path, "etc")));
         Assert.False(Path.Exists(Path.Combine(root.Path, "lib")));
-        Assert.Equal(4, MountTable.Read().MountsUnder(root.Path).Count); // root, usr, tmp, host
+        // A rootfs without /etc still gets the sandbox's own: a passwd and a group.
+        Assert.Equal(["group", "passwd"], Directory.GetFileSystemEntries(Path.Combine(root.Path, "etc")).Select(Path.GetFileName).Order());
+        Assert.Equal(5, MountTable.Read().MountsUnder(root.Path).Count); // root, usr, etc, tmp, host
         factory.Destroy(root);
         Directory.Delete(baseRoot, recursive: true);
     }

@@ -20,8 +20,13 @@ public sealed class RootPoolTests(RootPoolFixture fixture) : IClassFixture<RootP
         try
         {
             Assert.True(File.Exists(Path.Combine(root.Path, "usr/bin/sh")));
-            Assert.True(File.Exists(Path.Combine(root.Path, "etc/passwd")));
-            Assert.Equal(File.ReadAllText("/etc/passwd"), File.ReadAllText(Path.Combine(root.Path, "etc/passwd")));
+            // Its own /etc: the listed entries of the host's and a passwd naming the sandbox user, nothing else.
+            Assert.Contains("nobody:x:65534:65534:", File.ReadAllText(Path.Combine(root.Path, "etc/passwd")), StringComparison.Ordinal);
+            Assert.Equal(File.ReadAllBytes("/etc/ld.so.cache"), File.ReadAllBytes(Path.Combine(root.Path, "etc/ld.so.cache")));
+            var etc = Directory.EnumerateFileSystemEntries(Path.Combine(root.Path, "etc")).Select(Path.GetFileName).ToHashSet();
+            Assert.Empty(etc.Except(Thaw.Resources.Roots.SandboxEtc.Default.Select(e => e.Split('/')[0]).Append("passwd").Append("group")));
+            Assert.DoesNotContain("shadow", etc);
+            Assert.False(Path.Exists(Path.Combine(root.Path, "etc/ssl/private")));
             foreach (var name in new[] { "bin", "sbin", "lib", "lib64" })
             {
                 // Merged /usr: the host's link is recreated as the same link, not mounted.
