@@ -26,6 +26,14 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
         return (serve.Process, serve.Url);
     }
 
+    /// <summary>Starts `thaw ARGUMENTS` as given (the naming comes from them: a config file, variables), with <paramref name="environment"/> added.</summary>
+    public async Task<(Process Process, string Url)> StartWithAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var serve = await Thaw.Cli.Client.ServeProcess.StartAsync(arguments, environment);
+        _started.Add(serve.Process);
+        return (serve.Process, serve.Url);
+    }
+
     /// <summary>A function directory (thaw.toml and code files), removed on dispose.</summary>
     public string FunctionDir(string toml, params (string Name, string Text)[] files)
     {
