@@ -143,7 +143,8 @@ public sealed class ThawdConfiguration
         if (ThawdSettings.All.FirstOrDefault(s => key.StartsWith(s.Key + ".", StringComparison.OrdinalIgnoreCase)) is { } scalar)
             return (scalar.Key, $"must be one value ({scalar.Type}), not a table or an array");
         string[] parts = key.Split('.');
-        for (int i = 1; i < parts.Length; i++)
+        // An empty table is a key with no value: a misspelt [handlercache] with nothing in it yet.
+        for (int i = 1; i <= (value is null ? parts.Length : parts.Length - 1); i++)
         {
             string table = string.Join('.', parts[..i]);
             if (!ThawdSettings.Sections.Contains(table))

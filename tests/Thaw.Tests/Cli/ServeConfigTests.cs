@@ -79,6 +79,10 @@ public sealed class ServeConfigTests : IDisposable
     {
         string typo = Write("typo.toml", "[handler-cache]\nkeep_alive = \"5m\"\n");
         await RefusedAsync(["--config", typo], [], $"thaw: {typo}: handler-cache.keep_alive: unknown table [handler-cache], did you mean 'handler_cache'?");
+        string empty = Write("empty.toml", "[handlercache]\n");
+        await RefusedAsync(["--config", empty], [], $"thaw: {empty}: handlercache: unknown table [handlercache], did you mean 'handler_cache'?");
+        string twice = Write("twice.toml", "[api]\nlisten = \"127.0.0.1:1\"\nlisten = \"127.0.0.1:2\"\n");
+        await RefusedAsync(["--config", twice], [], $"thaw: {twice}: not valid TOML: line 3, column 1:");
         string unknown = Write("unknown.toml", "[api]\nlisen = \"127.0.0.1:1\"\n");
         await RefusedAsync(["--config", unknown], [], $"thaw: {unknown}: api.lisen: unknown key 'lisen' in [api], did you mean 'listen'?");
         string bad = Write("bad.toml", "[handler_cache]\nkeep_alive = \"10 minutes\"\n");
