@@ -1,4 +1,9 @@
+using System.Net;
+using System.Text;
 using Thaw.Cli.Commands;
+using Thaw.Linux.Cgroups;
+using Thaw.Linux.Processes;
+using Thaw.Tests.Service;
 using Thaw.Tests.Support;
 
 namespace Thaw.Tests.Cli;
@@ -7,6 +12,10 @@ namespace Thaw.Tests.Cli;
 public sealed class InstallServiceCommandTests : IDisposable
 {
     private readonly string _dir = TestInstance.NewTempDir("thaw-test-unit-");
+    private readonly Thaw.Resources.ThawNaming _naming = TestInstance.NewNaming("thawu");
+    private readonly ServeProcesses _serve;
+
+    public InstallServiceCommandTests() => _serve = new ServeProcesses(_naming);
 
     /// <summary>
     /// systemd-analyze verify runs offline (PID 1 need not be systemd) but exits 0 on unknown keys and
@@ -53,6 +62,54 @@ public sealed class InstallServiceCommandTests : IDisposable
         Assert.NotEqual(0, (await VerifyAsync(broken)).Code);
     }
 
+    /// <summary>
+    /// The unit's file-system hardening, imitated where PID 1 is not systemd: a mount namespace in
+    /// which ProtectSystem=full's and ProtectHome=read-only's directories are read-only, and
+    /// no_new_privs (NoNewPrivileges=yes). thawd under them deploys and serves a Python and an exec
+    /// function and stops leaving nothing. (RestrictSUIDSGID and RestrictRealtime are seccomp filters
+    /// systemd installs; they are not imitated here.)
+    /// </summary>
+    [Fact]
+    public async Task Thawd_works_under_the_units_read_only_system_and_home_and_no_new_privileges()
+    {
+        string unit = InstallServiceCommand.Unit("/usr/bin/thaw", "/usr/share/dotnet", null);
+        Assert.Contains("\nProtectSystem=full\n", unit, StringComparison.Ordinal);
+        Assert.Contains("\nProtectHome=read-only\n", unit, StringComparison.Ordinal);
+        Assert.Contains("\nNoNewPrivileges=yes\n", unit, StringComparison.Ordinal);
+        const string Harden = """
+            set -e
+            for dir in /usr /boot /efi /etc /home /root /run/user; do
+                if [ -d "$dir" ]; then mount --bind "$dir" "$dir"; mount -o remount,bind,ro "$dir"; fi
+            done
+            touch /etc/thaw-hardening-probe 2>/dev/null && { echo "/etc is writable"; exit 1; }
+            exec setpriv --no-new-privs -- "$@"
+            """;
+        var (serve, url) = await _serve.StartWithAsync(
+            ["serve", "--name", _naming.Name, "--state-dir", _naming.StateDir, "--listen", "127.0.0.1:0", "--pool-size", "2", "--log-level", "warning"],
+            wrapper: ["unshare", "--mount", "--propagation", "slave", "--", "/bin/sh", "-c", Harden, "harden"]);
+        Assert.Equal("1", File.ReadAllLines($"/proc/{serve.Id}/status").Single(l => l.StartsWith("NoNewPrivs:", StringComparison.Ordinal)).Split('\t')[1]);
+        Assert.NotEqual(File.ReadAllText("/proc/self/mountinfo").Length, File.ReadAllText($"/proc/{serve.Id}/mountinfo").Length);
+
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+        foreach (var (name, toml, files) in new[]
+        {
+            ("hardened", "name = \"hardened\"\n", ("f.py", "def f(event):\n    return 'ok'\n")),
+            ("hardened-exec", "name = \"hardened-exec\"\nruntime = \"exec\"\ncommand = [\"/bin/sh\", \"run.sh\"]\n", ("run.sh", "cat >/dev/null; echo '\"ok\"'\n")),
+        })
+        {
+            using (var deployed = await http.PutAsync($"v1/functions/{name}", new ByteArrayContent(ThawdInstance.TarGz(_serve.FunctionDir(toml, files)))))
+                Assert.True(deployed.StatusCode == HttpStatusCode.Created, await deployed.Content.ReadAsStringAsync());
+            using var call = await http.PostAsync($"v1/functions/{name}/invoke", new StringContent("{}", Encoding.UTF8));
+            Assert.Equal((HttpStatusCode.OK, "\"ok\""), (call.StatusCode, (await call.Content.ReadAsStringAsync()).Trim()));
+        }
+
+        Assert.True(Signals.Terminate(serve.Id));
+        await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, serve.ExitCode);
+        Assert.Empty(_serve.Zygotes());
+        Assert.DoesNotContain(CgroupHierarchy.Detect().MountPaths, m => Directory.Exists(Path.Combine(m, _naming.Name)));
+    }
+
     [Fact]
     public async Task A_config_file_thawd_would_refuse_is_refused_at_install()
     {
@@ -70,5 +127,9 @@ public sealed class InstallServiceCommandTests : IDisposable
         return (code, (stdout + stderr).Trim());
     }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        _serve.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
 }

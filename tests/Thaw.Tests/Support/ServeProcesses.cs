@@ -26,10 +26,13 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
         return (serve.Process, serve.Url);
     }
 
-    /// <summary>Starts `thaw ARGUMENTS` as given (the naming comes from them: a config file, variables), with <paramref name="environment"/> added.</summary>
-    public async Task<(Process Process, string Url)> StartWithAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts `thaw ARGUMENTS` as given (the naming comes from them: a config file, variables), with
+    /// <paramref name="environment"/> added, through <paramref name="wrapper"/> (a command that execs its arguments) if given.
+    /// </summary>
+    public async Task<(Process Process, string Url)> StartWithAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? wrapper = null)
     {
-        var serve = await Thaw.Cli.Client.ServeProcess.StartAsync(arguments, environment);
+        var serve = await Thaw.Cli.Client.ServeProcess.StartAsync(arguments, environment, wrapper);
         _started.Add(serve.Process);
         return (serve.Process, serve.Url);
     }
