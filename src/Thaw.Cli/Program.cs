@@ -17,6 +17,7 @@ if (Console.IsOutputRedirected)
 
 var root = new RootCommand("Thaw: a serverless platform for Linux whose sandboxes start from pre-crafted kernel resources and pre-initialised zygotes.");
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(InstallServiceCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 root.Subcommands.Add(InvokeCommand.Create());
 root.Subcommands.Add(ListCommand.Create());

@@ -24,6 +24,18 @@ public static class Units
     }
 
     /// <summary>
+    /// A size as people write it and <see cref="ParseBytes"/> reads it back: the largest binary unit
+    /// that keeps it whole ("4G", "64M", "512K"), else plain bytes ("1000").
+    /// </summary>
+    public static string FormatBytes(long bytes)
+    {
+        foreach (var (unit, shift) in new[] { ("T", 40), ("G", 30), ("M", 20), ("K", 10) })
+            if (bytes != 0 && bytes % (1L << shift) == 0)
+                return (bytes >> shift).ToString(CultureInfo.InvariantCulture) + unit;
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
     /// Parses <paramref name="text"/> (5s, 250ms, 2m, 1h; a bare number is seconds). Zero is refused
     /// unless <paramref name="allowZero"/> (where it means "none", e.g. keep nothing alive).
     /// </summary>

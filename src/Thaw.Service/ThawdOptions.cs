@@ -7,7 +7,7 @@ using Thaw.Service.Scheduling;
 
 namespace Thaw.Service;
 
-/// <summary>Everything thawd needs, with the defaults one node wants. `thaw serve` fills it from its flags.</summary>
+/// <summary>Everything thawd needs, with the defaults one node wants. `thaw serve` fills it from thawd.toml, THAW_* variables and its flags (Configuration/ThawdConfiguration).</summary>
 public sealed class ThawdOptions
 {
     /// <summary>Where the HTTP API listens: host:port (port 0 picks a free one). Loopback by default: the API has no authentication.</summary>

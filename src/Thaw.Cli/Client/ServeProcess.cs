@@ -23,19 +23,30 @@ internal sealed class ServeProcess
     public string Url { get; }
 
     /// <summary>Starts thawd with <paramref name="extra"/> arguments after the instance's and waits for "thawd ready on URL".</summary>
-    public static async Task<ServeProcess> StartAsync(string stateDir, string name, params string[] extra)
+    public static Task<ServeProcess> StartAsync(string stateDir, string name, params string[] extra) =>
+        StartAsync(["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name, .. extra], environment: null);
+
+    /// <summary>
+    /// Runs `thaw <paramref name="arguments"/>` (with <paramref name="environment"/> added; through
+    /// <paramref name="wrapper"/>, a command that execs its arguments, if given) and waits for "thawd ready on URL".
+    /// </summary>
+    public static async Task<ServeProcess> StartAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string>? wrapper = null)
     {
         // This executable when it is thaw's; from a host that loaded thaw's assembly (the tests), thaw.dll beside it.
         bool self = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "thaw";
-        var start = new ProcessStartInfo(self ? Environment.ProcessPath! : "dotnet")
+        string[] thaw = self ? [Environment.ProcessPath!] : ["dotnet", Path.Combine(AppContext.BaseDirectory, "thaw.dll")];
+        string[] command = [.. wrapper ?? [], .. thaw];
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        if (!self)
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "thaw.dll"));
-        foreach (var arg in new[] { "serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name }.Concat(extra))
+        foreach (var arg in command[1..])
             start.ArgumentList.Add(arg);
+        foreach (var arg in arguments)
+            start.ArgumentList.Add(arg);
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[variable] = value;
         var process = Process.Start(start)!;
         var errors = new StringBuilder();
         process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };

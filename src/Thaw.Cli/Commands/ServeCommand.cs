@@ -1,39 +1,29 @@
 using System.CommandLine;
-using Microsoft.Extensions.Logging;
-using Thaw.Runtimes;
 using Thaw.Service;
+using Thaw.Service.Configuration;
 
 namespace Thaw.Cli.Commands;
 
 /// <summary>`thaw serve`: runs thawd in the foreground until SIGINT or SIGTERM, then stops it cleanly.</summary>
 internal static class ServeCommand
 {
-    private static readonly Option<string> Listen = new("--listen") { Description = "host:port of the HTTP API (port 0: any free port). Loopback by default: the API has no authentication.", DefaultValueFactory = _ => "127.0.0.1:8080" };
-    private static readonly Option<string?> UnixSocket = new("--unix-socket") { Description = "Also serve the API on this Unix socket (mode 0600)." };
-    private static readonly Option<string> StateDir = new("--state-dir") { Description = "Registry, function code, install cache, pinned namespaces and sandbox roots.", DefaultValueFactory = _ => "/var/lib/thaw" };
-    private static readonly Option<string> Name = new("--name") { Description = "Instance name: prefix of every kernel object thawd makes (cgroups, links, mounts).", DefaultValueFactory = _ => "thaw" };
-    private static readonly Option<string?> MemoryBudget = new("--memory-budget") { Description = "What sandboxes (as --memory-accounting counts them) and zygotes may hold together, e.g. 4G (default: half the machine's memory)." };
-    private static readonly Option<string> Accounting = new("--memory-accounting") { Description = "How a sandbox counts against the budget: measured (its cgroup's usage + (limit - usage) / --overcommit) or limits (its whole memory limit, never overcommitted).", DefaultValueFactory = _ => "measured" };
-    private static readonly Option<double> Overcommit = new("--overcommit") { Description = "Measured accounting's overcommit factor F (1-1000): the budget holds while no more than one sandbox in F grows to its limit at once.", DefaultValueFactory = _ => 8 };
-    private static readonly Option<string> KeepAlive = new("--keep-alive") { Description = "How long an idle warm sandbox is kept (a function's keep_alive overrides it).", DefaultValueFactory = _ => "10m" };
-    private static readonly Option<string> FreezeAfter = new("--freeze-after") { Description = "Idle this long, a warm sandbox is paused with the cgroup freezer.", DefaultValueFactory = _ => "1s" };
-    private static readonly Option<int> QueueLength = new("--queue-length") { Description = "Calls that may wait per function when all its sandboxes are busy; more get 429.", DefaultValueFactory = _ => 64 };
-    private static readonly Option<string> MaxEvent = new("--max-event") { Description = "Largest event an invoke accepts.", DefaultValueFactory = _ => "6M" };
-    private static readonly Option<string> MaxArchive = new("--max-archive") { Description = "Largest deploy archive (compressed).", DefaultValueFactory = _ => "64M" };
-    private static readonly Option<int> PoolSize = new("--pool-size") { Description = "Network namespaces, cgroups and roots crafted ahead (each pool).", DefaultValueFactory = _ => 16 };
-    private static readonly Option<long> OpenFiles = new("--open-files") { Description = "RLIMIT_NOFILE thawd raises itself (and so its zygotes) to at start; it holds a few descriptors per live sandbox (0: leave the limit).", DefaultValueFactory = _ => 1L << 20 };
-    private static readonly Option<string?> Wheelhouse = new("--wheelhouse") { Description = "A directory of wheels for functions' packages." };
-    private static readonly Option<string?> IndexUrl = new("--index-url") { Description = "A pip index (PEP 503 simple pages) for functions' packages." };
-    private static readonly Option<string?> ZygoteSeed = new("--zygote-seed") { Description = "A file of zygotes to build at start, one per line: the modules each imports (e.g. numpy PIL)." };
-    private static readonly Option<bool> NoValidate = new("--no-validate") { Description = "Deploys do not start a sandbox to prove the handler loads (nor build its zygote)." };
-    private static readonly Option<string> LogLevelOption = new("--log-level") { Description = "trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
+    private static readonly Option<string?> Config = new("--config") { Description = $"A thawd.toml to read (default {ThawdConfiguration.DefaultFile}, read when it exists). Flags override THAW_* variables, which override the file: docs/thawd-toml.md." };
+    private static readonly Option<bool> PrintConfig = new("--print-config") { Description = "Print the effective configuration and where each value came from, then exit without starting thawd." };
+    private static readonly Option<bool> NoValidate = new("--no-validate") { Description = ThawdSettings.Find("api.validate_deploys")!.Help };
+
+    /// <summary>A flag per key that has one (--no-validate aside: it is a switch), with the key's default in its help.</summary>
+    private static readonly (Option<string?> Option, ThawdSetting Setting)[] SettingFlags = [.. ThawdSettings.All
+        .Where(s => s.Flag is not null && s.Type != "boolean")
+        .Select(s => (new Option<string?>(s.Flag!) { Description = $"{s.Help} Default: {s.Read(new ThawdConfiguration())?.Trim('"') ?? "none"}; thawd.toml: {s.Key}.", HelpName = s.Type }, s))];
 
     public static Command Create()
     {
         var command = new Command("serve", "Run thawd, the Thaw service: the HTTP API (deploy, invoke, list, remove, logs, stats, /metrics), pools, zygotes and the handler cache. Stops cleanly on Ctrl-C or SIGTERM.")
         {
-            Listen, UnixSocket, StateDir, Name, MemoryBudget, Accounting, Overcommit, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, OpenFiles, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
+            Config, PrintConfig, NoValidate,
         };
+        foreach (var (option, _) in SettingFlags)
+            command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
     }
@@ -41,11 +31,14 @@ internal static class ServeCommand
     /// <summary>Serves until <paramref name="stop"/> (System.CommandLine cancels it on SIGINT and SIGTERM; Program.cs gives the stop time to finish).</summary>
     private static async Task<int> RunAsync(ParseResult parse, CancellationToken stop)
     {
-        var options = Options(parse);
-        if (!Enum.TryParse<LogLevel>(parse.GetValue(LogLevelOption), ignoreCase: true, out var level))
-            throw new ArgumentException($"--log-level must be one of trace, debug, information, warning, error (was '{parse.GetValue(LogLevelOption)}')");
-        using var loggers = CliLogging.Create(level);
-        await using var thawd = await Thawd.StartAsync(options, loggers);
+        var config = Configuration(parse);
+        if (parse.GetValue(PrintConfig))
+        {
+            Console.Write(config.Describe());
+            return 0;
+        }
+        using var loggers = CliLogging.Create(config.LogLevel);
+        await using var thawd = await Thawd.StartAsync(config.Options, loggers);
         // One line on stdout that scripts (and `thaw demo`) wait for.
         Console.WriteLine($"thawd ready on {thawd.Url}");
         try { await Task.Delay(Timeout.Infinite, stop); }
@@ -54,39 +47,13 @@ internal static class ServeCommand
         return 0;
     }
 
-    internal static ThawdOptions Options(ParseResult parse)
+    /// <summary>The file, the THAW_* variables and the flags given, in that order of precedence (docs/thawd-toml.md).</summary>
+    internal static ThawdConfiguration Configuration(ParseResult parse)
     {
-        string stateDir = parse.GetValue(StateDir)!;
-        var options = new ThawdOptions
-        {
-            Listen = parse.GetValue(Listen)!,
-            UnixSocket = parse.GetValue(UnixSocket),
-            MaxEventBytes = Units.ParseBytes(parse.GetValue(MaxEvent)!),
-            Wheelhouse = parse.GetValue(Wheelhouse),
-            IndexUrl = parse.GetValue(IndexUrl),
-            ValidateOnDeploy = !parse.GetValue(NoValidate),
-            ZygoteSeed = parse.GetValue(ZygoteSeed),
-            OpenFilesLimit = parse.GetValue(OpenFiles),
-        };
-        options.Resources.Name = parse.GetValue(Name)!;
-        options.Resources.StateDir = stateDir;
-        int size = parse.GetValue(PoolSize);
-        if (size is < 1 or > 1024)
-            throw new ArgumentException($"--pool-size must be 1-1024 (was {size})");
-        options.Resources.Netns.Size = options.Resources.Cgroups.Size = options.Resources.Roots.Size = size;
-        options.Archives.MaxArchiveBytes = Units.ParseBytes(parse.GetValue(MaxArchive)!);
-        if (parse.GetValue(MemoryBudget) is { } budget)
-            options.HandlerCache.MemoryBudgetBytes = Units.ParseBytes(budget);
-        options.HandlerCache.Accounting = parse.GetValue(Accounting) switch
-        {
-            "measured" => Thaw.Service.Scheduling.MemoryAccounting.Measured,
-            "limits" => Thaw.Service.Scheduling.MemoryAccounting.Limits,
-            var other => throw new ArgumentException($"--memory-accounting must be measured or limits (was '{other}')"),
-        };
-        options.HandlerCache.OvercommitFactor = parse.GetValue(Overcommit);
-        options.HandlerCache.KeepAlive = Units.ParseDuration(parse.GetValue(KeepAlive)!, allowZero: true);
-        options.HandlerCache.FreezeAfter = Units.ParseDuration(parse.GetValue(FreezeAfter)!);
-        options.HandlerCache.QueueLength = parse.GetValue(QueueLength);
-        return options;
+        var flags = SettingFlags.Where(f => parse.GetResult(f.Option) is not null)
+            .Select(f => (f.Setting, f.Setting.Flag!, parse.GetValue(f.Option)!)).ToList();
+        if (parse.GetValue(NoValidate))
+            flags.Add((ThawdSettings.Find("api.validate_deploys")!, "--no-validate", "false"));
+        return ThawdConfiguration.Load(parse.GetValue(Config), flags);
     }
 }

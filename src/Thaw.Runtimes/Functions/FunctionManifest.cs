@@ -1,8 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using Tomlyn;
 using Tomlyn.Model;
-using Tomlyn.Parsing;
 
 namespace Thaw.Runtimes.Functions;
 
@@ -138,21 +136,14 @@ public sealed partial record FunctionManifest
     /// <summary>Parses and validates a manifest; throws <see cref="ManifestException"/> naming every problem.</summary>
     public static FunctionManifest Parse(string toml)
     {
-        // The syntax tree first: it names every error by line, duplicate keys included (TOML forbids
-        // them; reading straight into a table keeps the last one silently).
-        var syntax = SyntaxParser.Parse(toml, FileName, validate: true);
-        if (syntax.HasErrors)
-            throw new ManifestException($"{FileName} is not valid TOML: " + string.Join("; ", syntax.Diagnostics
-                .Where(d => d.Kind == Tomlyn.Syntax.DiagnosticMessageKind.Error)
-                .Select(d => $"line {d.Span.Start.Line + 1}, column {d.Span.Start.Column + 1}: {d.Message}")));
         TomlTable table;
         try
         {
-            table = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
+            table = TomlText.Parse(toml, FileName);
         }
-        catch (TomlException e)
+        catch (FormatException e)
         {
-            throw new ManifestException($"{FileName} is not valid TOML: {e.Message}");
+            throw new ManifestException($"{FileName} is {e.Message}");
         }
         var problems = new List<string>();
         foreach (var key in table.Keys.Where(k => !Keys.Contains(k)))

@@ -26,6 +26,17 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
         return (serve.Process, serve.Url);
     }
 
+    /// <summary>
+    /// Starts `thaw ARGUMENTS` as given (the naming comes from them: a config file, variables), with
+    /// <paramref name="environment"/> added, through <paramref name="wrapper"/> (a command that execs its arguments) if given.
+    /// </summary>
+    public async Task<(Process Process, string Url)> StartWithAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? wrapper = null)
+    {
+        var serve = await Thaw.Cli.Client.ServeProcess.StartAsync(arguments, environment, wrapper);
+        _started.Add(serve.Process);
+        return (serve.Process, serve.Url);
+    }
+
     /// <summary>A function directory (thaw.toml and code files), removed on dispose.</summary>
     public string FunctionDir(string toml, params (string Name, string Text)[] files)
     {

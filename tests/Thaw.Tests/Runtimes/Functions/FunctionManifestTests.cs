@@ -145,11 +145,7 @@ public sealed class FunctionManifestTests
     [Fact]
     public void The_reference_describes_every_key_and_its_examples_parse()
     {
-        string? doc = null;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null && doc is null; dir = dir.Parent)
-            doc = File.Exists(Path.Combine(dir.FullName, "docs", "thaw-toml.md")) ? Path.Combine(dir.FullName, "docs", "thaw-toml.md") : null;
-        Assert.True(doc is not null, "docs/thaw-toml.md not found above " + AppContext.BaseDirectory);
-        string text = File.ReadAllText(doc);
+        string text = File.ReadAllText(Support.RepoFiles.Find("docs/thaw-toml.md"));
         foreach (var key in FunctionManifest.KnownKeys)
             Assert.Contains($"| `{key}` |", text, StringComparison.Ordinal);
         var examples = System.Text.RegularExpressions.Regex.Matches(text, "```toml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
