@@ -23,25 +23,37 @@ internal sealed class ServeProcess
     public string Url { get; }
 
     /// <summary>Starts thawd with <paramref name="extra"/> arguments after the instance's and waits for "thawd ready on URL".</summary>
-    public static async Task<ServeProcess> StartAsync(string stateDir, string name, params string[] extra)
+    public static Task<ServeProcess> StartAsync(string stateDir, string name, params string[] extra) =>
+        StartInCgroupAsync(null, stateDir, name, extra);
+
+    /// <summary>
+    /// As <see cref="StartAsync"/>, but thawd starts as a member of the cgroup2 directory
+    /// <paramref name="cgroup"/> (null: this process's), as a service manager starts a unit's main process.
+    /// </summary>
+    public static async Task<ServeProcess> StartInCgroupAsync(string? cgroup, string stateDir, string name, params string[] extra)
     {
         // This executable when it is thaw's; from a host that loaded thaw's assembly (the tests), thaw.dll beside it.
         bool self = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "thaw";
-        var start = new ProcessStartInfo(self ? Environment.ProcessPath! : "dotnet")
+        string[] command = [
+            .. self ? [Environment.ProcessPath!] : (string[])["dotnet", Path.Combine(AppContext.BaseDirectory, "thaw.dll")],
+            "serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name, .. extra];
+        // The shell joins the cgroup and execs thawd: thawd is in it from its first instruction.
+        if (cgroup is not null)
+            command = ["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup, .. command];
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        if (!self)
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "thaw.dll"));
-        foreach (var arg in new[] { "serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name }.Concat(extra))
+        foreach (var arg in command.Skip(1))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start)!;
         var errors = new StringBuilder();
         process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
         process.BeginErrorReadLine();
         string? url = null;
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        // Generous: under emulation (the cgroup v2 VM beside another one) a start took 100 s.
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(300)))
         {
             while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
             {

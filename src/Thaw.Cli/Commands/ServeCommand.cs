@@ -26,13 +26,14 @@ internal static class ServeCommand
     private static readonly Option<string?> IndexUrl = new("--index-url") { Description = "A pip index (PEP 503 simple pages) for functions' packages." };
     private static readonly Option<string?> ZygoteSeed = new("--zygote-seed") { Description = "A file of zygotes to build at start, one per line: the modules each imports (e.g. numpy PIL)." };
     private static readonly Option<bool> NoValidate = new("--no-validate") { Description = "Deploys do not start a sandbox to prove the handler loads (nor build its zygote)." };
+    private static readonly Option<string> Delegation = new("--cgroup-delegation") { Description = "On a pure cgroup2 host: auto (keep every cgroup inside thawd's own cgroup when its service manager marked it delegated, as systemd's Delegate=yes does), use (take thawd's own cgroup as delegated even unmarked), ignore (a subtree of its own at the mount's root).", DefaultValueFactory = _ => "auto" };
     private static readonly Option<string> LogLevelOption = new("--log-level") { Description = "trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
 
     public static Command Create()
     {
         var command = new Command("serve", "Run thawd, the Thaw service: the HTTP API (deploy, invoke, list, remove, logs, stats, /metrics), pools, zygotes and the handler cache. Stops cleanly on Ctrl-C or SIGTERM.")
         {
-            Listen, UnixSocket, StateDir, Name, MemoryBudget, Accounting, Overcommit, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, OpenFiles, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, LogLevelOption,
+            Listen, UnixSocket, StateDir, Name, MemoryBudget, Accounting, Overcommit, KeepAlive, FreezeAfter, QueueLength, MaxEvent, MaxArchive, PoolSize, OpenFiles, Wheelhouse, IndexUrl, ZygoteSeed, NoValidate, Delegation, LogLevelOption,
         };
         command.SetAction(RunAsync);
         return command;
@@ -74,6 +75,13 @@ internal static class ServeCommand
         if (size is < 1 or > 1024)
             throw new ArgumentException($"--pool-size must be 1-1024 (was {size})");
         options.Resources.Netns.Size = options.Resources.Cgroups.Size = options.Resources.Roots.Size = size;
+        options.Resources.Cgroups.Delegation = parse.GetValue(Delegation) switch
+        {
+            "auto" => Thaw.Resources.Cgroups.CgroupDelegation.Auto,
+            "use" => Thaw.Resources.Cgroups.CgroupDelegation.Use,
+            "ignore" => Thaw.Resources.Cgroups.CgroupDelegation.Ignore,
+            var other => throw new ArgumentException($"--cgroup-delegation must be auto, use or ignore (was '{other}')"),
+        };
         options.Archives.MaxArchiveBytes = Units.ParseBytes(parse.GetValue(MaxArchive)!);
         if (parse.GetValue(MemoryBudget) is { } budget)
             options.HandlerCache.MemoryBudgetBytes = Units.ParseBytes(budget);

@@ -19,9 +19,12 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
     public ThawNaming Naming { get; } = naming;
 
     /// <summary>Starts `thaw serve` (any free loopback port, pools of 2) with <paramref name="options"/>; returns once it said where it listens.</summary>
-    public async Task<(Process Process, string Url)> StartAsync(params string[] options)
+    public Task<(Process Process, string Url)> StartAsync(params string[] options) => StartInCgroupAsync(null, options);
+
+    /// <summary>As <see cref="StartAsync"/>, with thawd started in the cgroup2 directory <paramref name="cgroup"/>, as a service manager would.</summary>
+    public async Task<(Process Process, string Url)> StartInCgroupAsync(string? cgroup, params string[] options)
     {
-        var serve = await Thaw.Cli.Client.ServeProcess.StartAsync(Naming.StateDir, Naming.Name, ["--pool-size", "2", "--log-level", "warning", .. options]);
+        var serve = await Thaw.Cli.Client.ServeProcess.StartInCgroupAsync(cgroup, Naming.StateDir, Naming.Name, ["--pool-size", "2", "--log-level", "warning", .. options]);
         _started.Add(serve.Process);
         return (serve.Process, serve.Url);
     }
