@@ -34,6 +34,9 @@ public sealed partial class ResourceHost : IDisposable
 
     public RootPool Roots { get; private set; } = null!;
 
+    /// <summary>Where the instance's cgroups live: a subtree of its own, or inside a cgroup delegated to thawd.</summary>
+    public CgroupPlacement Placement { get; private set; } = CgroupPlacement.OwnSubtree("not started");
+
     /// <summary>What the start-up sweep removed (left by an earlier instance that crashed).</summary>
     public IReadOnlyList<string> Recovered { get; private set; } = [];
 
@@ -48,10 +51,14 @@ public sealed partial class ResourceHost : IDisposable
         {
             // Before the sweep: a second instance on the same state dir would sweep the first one's pools.
             host.Own(InstanceLock.Acquire(naming));
-            host.Recovered = Sweep(naming, hierarchy);
+            host.Placement = CgroupPlacement.Decide(hierarchy, naming, options.Cgroups.Delegation);
+            Log.Placement(logger, host.Placement.ToString());
+            host.Recovered = Sweep(naming, hierarchy, host.Placement);
             if (host.Recovered.Count > 0)
                 Log.Recovered(logger, host.Recovered.Count, string.Join(", ", host.Recovered.Take(10)));
-            host.Cgroups = host.Own(new CgroupPool(naming, options.Cgroups, logger, hierarchy));
+            // Disposed after the pool (owned in reverse): thawd leaves its leaf once the tree is gone.
+            host.Own(host.Placement.Enter());
+            host.Cgroups = host.Own(new CgroupPool(naming, options.Cgroups, logger, hierarchy, host.Placement));
             host.Roots = host.Own(new RootPool(naming, options.Roots, logger));
             host.Netns = host.Own(new NetnsPool(naming, options.Netns, logger));
             if (options.EnableBridge)
@@ -76,12 +83,15 @@ public sealed partial class ResourceHost : IDisposable
         yield return Roots.Pool;
     }
 
-    /// <summary>Removes everything an instance of this name and state dir left behind, in dependency order.</summary>
-    public static IReadOnlyList<string> Sweep(ThawNaming naming, CgroupHierarchy hierarchy)
+    /// <summary>
+    /// Removes everything an instance of this name and state dir left behind, in dependency order;
+    /// cgroups below the <paramref name="placement"/>'s roots (null: every mount's root).
+    /// </summary>
+    public static IReadOnlyList<string> Sweep(ThawNaming naming, CgroupHierarchy hierarchy, CgroupPlacement? placement = null)
     {
         var removed = new List<string>();
         // Processes go first (with their cgroups): they may hold namespaces and mounts.
-        removed.AddRange(CgroupRecovery.Sweep(naming, hierarchy).Select(c => "cgroup " + c));
+        removed.AddRange(CgroupRecovery.Sweep(naming, hierarchy, roots: placement?.SweepRoots(hierarchy)).Select(c => "cgroup " + c));
         int roots = RootRecovery.Sweep(naming);
         if (roots > 0)
             removed.Add($"roots {roots} under {naming.RootsDir}");
@@ -127,6 +137,9 @@ public sealed partial class ResourceHost : IDisposable
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "recovered {Count} objects left by an earlier instance: {Sample}")]
         public static partial void Recovered(ILogger logger, int count, string sample);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "cgroups: {Placement}")]
+        public static partial void Placement(ILogger logger, string placement);
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "stopping {Pool} failed; the next start's sweep removes what is left")]
         public static partial void DisposeFailed(ILogger logger, string pool, Exception error);

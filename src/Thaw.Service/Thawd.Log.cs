@@ -9,6 +9,9 @@ public sealed partial class Thawd
         [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "thawd listening on {Url} (state {StateDir}, {Functions} functions)")]
         public static partial void Started(ILogger logger, string url, string stateDir, int functions);
 
+        [LoggerMessage(EventId = 808, Level = LogLevel.Information, Message = "kernel paths: {Paths}")]
+        public static partial void KernelPaths(ILogger logger, string paths);
+
         [LoggerMessage(EventId = 801, Level = LogLevel.Information, Message = "thawd stopped; every sandbox, zygote and pooled resource removed")]
         public static partial void Stopped(ILogger logger);
 

@@ -83,6 +83,7 @@ public sealed partial class Thawd : IAsyncDisposable
         {
             RaiseOpenFilesLimit(options.OpenFilesLimit, logger); // before the zygote starts: it inherits it
             thawd.Host = ResourceHost.Start(options.Resources, logger);
+            Log.KernelPaths(logger, KernelPaths.Describe(thawd.Host));
             options.Python.Packages ??= options.InstallCache();
             // Zygotes see the install cache at /packages too: a child zygote that imports a function's
             // installed packages must find them where the function's sandboxes do.
@@ -103,6 +104,7 @@ public sealed partial class Thawd : IAsyncDisposable
             thawd.Invoker = new Invoker(thawd.Cache, exec, thawd.Metrics, thawd.LogOf);
             thawd.LoadRegistry();
             thawd.Metrics.Observe(thawd.Host.Stats, thawd.Cache.Stats, thawd.ZygoteCensus);
+            thawd.Metrics.ObservePressure(() => thawd.Host.Cgroups.PressureDirectory);
             thawd.MeasureZygotesQuietly();
             thawd._codeCollector = new Timer(_ =>
             {

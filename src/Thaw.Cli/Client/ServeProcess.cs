@@ -27,6 +27,15 @@ internal sealed class ServeProcess
         StartAsync(["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name, .. extra], environment: null);
 
     /// <summary>
+    /// As <see cref="StartAsync(string, string, string[])"/>, but thawd starts as a member of the
+    /// cgroup2 directory <paramref name="cgroup"/>, as a service manager starts a unit's main process.
+    /// </summary>
+    public static Task<ServeProcess> StartInCgroupAsync(string cgroup, string stateDir, string name, params string[] extra) =>
+        // The shell joins the cgroup and execs thawd: thawd is in it from its first instruction.
+        StartAsync(["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--name", name, .. extra], environment: null,
+            wrapper: ["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup]);
+
+    /// <summary>
     /// Runs `thaw <paramref name="arguments"/>` (with <paramref name="environment"/> added; through
     /// <paramref name="wrapper"/>, a command that execs its arguments, if given) and waits for "thawd ready on URL".
     /// </summary>
@@ -52,7 +61,8 @@ internal sealed class ServeProcess
         process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
         process.BeginErrorReadLine();
         string? url = null;
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        // Generous: under emulation (the cgroup v2 VM beside another one) a start took 100 s.
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(300)))
         {
             while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
             {

@@ -18,6 +18,22 @@ internal static class BenchCommand
         command.Subcommands.Add(BurstCommand());
         command.Subcommands.Add(Density());
         command.Subcommands.Add(Soak());
+        command.Subcommands.Add(Cgroup2());
+        return command;
+    }
+
+    private static Command Cgroup2()
+    {
+        var samples = new Option<int>("--samples") { Description = "Samples per case and way (the OOM and memory.high cases take a tenth, at least 3).", DefaultValueFactory = _ => 30 };
+        var command = new Command("cgroup2", "cgroup v2's own tools beside the portable way, in one run (pure cgroup2 hosts): cgroup.kill vs SIGKILL per pid, a freeze waited on cgroup.events vs polled, the cgroup.procs write on the start path (what clone3 CLONE_INTO_CGROUP would save), memory.oom.group on and off, memory.high below memory.max.")
+        {
+            samples,
+        };
+        command.SetAction(parse =>
+        {
+            new Cgroup2Bench(parse.GetValue(samples), AnsiConsole.Console).Run();
+            return 0;
+        });
         return command;
     }
 

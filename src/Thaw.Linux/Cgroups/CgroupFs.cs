@@ -82,6 +82,20 @@ public static class CgroupFs
     public static void Join(string dir, int pid) =>
         Write(Path.Combine(dir, "cgroup.procs"), pid.ToString(CultureInfo.InvariantCulture));
 
+    /// <summary>As <see cref="Join"/>, but a process that exited meanwhile (ESRCH) is no error: returns false.</summary>
+    public static bool TryJoin(string dir, int pid)
+    {
+        try
+        {
+            Join(dir, pid);
+            return true;
+        }
+        catch (LinuxException e) when (e.Errno == Interop.ESRCH)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Sends SIGKILL to every process listed in the cgroup. The caller itself is never signalled: a
     /// sweep of a cgroup thawd was (wrongly) moved into must not kill thawd. Returns how many were signalled.

@@ -13,7 +13,7 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
 
     /// <summary>The instance's parent directory in each hierarchy.</summary>
     public IReadOnlyList<string> ParentDirectories { get; } =
-        [.. layout.Hierarchies.Select(h => Path.Combine(h.MountPath, naming.CgroupName))];
+        [.. layout.Hierarchies.Select(h => Path.Combine(layout.RootIn(h), naming.CgroupName))];
 
     public SandboxCgroup Create()
     {
@@ -21,6 +21,8 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
         try
         {
             cgroup.Create();
+            if (options.OomGroup)
+                cgroup.KillWholeOnOom();
             cgroup.ApplyLimits(options.DefaultLimits, options.CpuPeriodMicroseconds);
         }
         catch
@@ -51,8 +53,8 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
 
     /// <summary>
     /// Creates the instance's parent in each hierarchy. On cgroup2 a child gets a controller only if
-    /// its parent lists it in cgroup.subtree_control, so the controllers are enabled in the mount's
-    /// root and in the parent. Only missing ones are written: a root cgroup that holds processes
+    /// its parent lists it in cgroup.subtree_control, so the controllers are enabled in the parent's
+    /// parent (the mount's root, or the delegated cgroup) and in the parent. Only missing ones are written: a root cgroup that holds processes
     /// (inside a container) refuses new controllers with EBUSY even when they are already on.
     /// </summary>
     public void CreateParents()
@@ -60,7 +62,7 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
         foreach (var (hierarchy, parent) in layout.Hierarchies.Zip(ParentDirectories))
         {
             if (hierarchy.Version == 2)
-                EnableControllers(hierarchy.MountPath);
+                EnableControllers(layout.RootIn(hierarchy));
             CgroupFs.CreateDirectory(parent, existOk: true);
             if (hierarchy.Version == 2)
                 EnableControllers(parent);
@@ -78,6 +80,12 @@ public sealed class CgroupFactory(CgroupLayout layout, ThawNaming naming, Cgroup
     {
         string file = Path.Combine(dir, "cgroup.subtree_control");
         var enabled = CgroupFs.Read(file).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var available = CgroupFs.Read(Path.Combine(dir, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // The write would fail with a bare ENOENT: say which controller and whose job it is.
+        if (layout.V2Controllers.Except(available).ToList() is { Count: > 0 } missing)
+            throw new InvalidOperationException(
+                $"cgroup {dir} cannot give {string.Join(", ", missing)} to its children: its parent does not enable them (cgroup.controllers: {string.Join(" ", available)}). "
+                + "Under systemd, Delegate=yes on thawd's unit delegates them.");
         foreach (var controller in layout.V2Controllers.Except(enabled))
             CgroupFs.Write(file, "+" + controller);
     }

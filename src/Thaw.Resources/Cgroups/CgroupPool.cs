@@ -23,7 +23,8 @@ public sealed partial class CgroupPool : IDisposable
     /// <param name="options">Size and default limits; validated here.</param>
     /// <param name="logger">For pool events.</param>
     /// <param name="hierarchy">The detected hierarchy; null detects it from /proc/self/mountinfo.</param>
-    public CgroupPool(ThawNaming naming, CgroupPoolOptions options, ILogger logger, CgroupHierarchy? hierarchy = null)
+    /// <param name="placement">Where the tree goes; null: a subtree of its own at each mount's root.</param>
+    public CgroupPool(ThawNaming naming, CgroupPoolOptions options, ILogger logger, CgroupHierarchy? hierarchy = null, CgroupPlacement? placement = null)
     {
         ArgumentNullException.ThrowIfNull(naming);
         ArgumentNullException.ThrowIfNull(options);
@@ -31,7 +32,7 @@ public sealed partial class CgroupPool : IDisposable
         _naming = naming;
         _options = options;
         _logger = logger;
-        Layout = CgroupLayout.From(hierarchy ?? CgroupHierarchy.Detect());
+        Layout = CgroupLayout.From(hierarchy ?? CgroupHierarchy.Detect(), placement);
         _factory = new CgroupFactory(Layout, naming, options);
         _factory.CreateParents();
         Log.Started(logger, naming.Name, Layout);
@@ -73,6 +74,9 @@ public sealed partial class CgroupPool : IDisposable
 
     /// <summary>The instance's parent cgroup directory in each hierarchy.</summary>
     public IReadOnlyList<string> ParentDirectories => _factory.ParentDirectories;
+
+    /// <summary>The parent directory whose PSI files cover every sandbox and zygote: on a pure cgroup2 layout only (v1 keeps pressure per host, not per cgroup).</summary>
+    public string? PressureDirectory => Layout.Hierarchies is [{ Version: 2 }] ? ParentDirectories[0] : null;
 
     /// <summary>
     /// Takes a cgroup and writes <paramref name="limits"/> into it. Null keeps the defaults, which

@@ -27,6 +27,18 @@ public sealed class CgroupPoolOptions
     /// </summary>
     public bool FavorDynamicModifications { get; set; } = true;
 
+    /// <summary>
+    /// cgroup v2's memory.oom.group in every pooled cgroup: an OOM kill takes the whole sandbox (or
+    /// zygote tree) rather than one process of it. No effect on v1. See docs/benchmarks.md (thaw bench cgroup2).
+    /// </summary>
+    public bool OomGroup { get; set; } = true;
+
+    /// <summary>
+    /// On a pure cgroup2 host, whether thawd keeps its tree inside the cgroup it was started in (a
+    /// systemd unit with Delegate=yes) instead of a subtree of its own at the mount's root. See <see cref="CgroupPlacement"/>.
+    /// </summary>
+    public CgroupDelegation Delegation { get; set; } = CgroupDelegation.Auto;
+
     public CgroupLimits DefaultLimits => new(MemoryLimitBytes, CpuQuota, PidsMax);
 
     /// <summary>Throws one <see cref="ArgumentException"/> naming every bad option.</summary>

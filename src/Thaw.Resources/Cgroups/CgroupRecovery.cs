@@ -5,22 +5,26 @@ namespace Thaw.Resources.Cgroups;
 /// <summary>
 /// Removes the cgroups a crashed instance of the same name left behind, so a restart begins from
 /// nothing. Run before the pool is created. Every mount is swept, not only the ones the current
-/// layout uses: an older build or a different host setup may have used others.
+/// layout uses: an older build or a different host setup may have used others. In a delegated
+/// cgroup only that cgroup is swept: nothing outside it is thawd's.
 /// </summary>
 public static class CgroupRecovery
 {
-    /// <summary>Kills what runs inside and removes every "&lt;CgroupName&gt;" tree; returns the directories removed.</summary>
-    public static IReadOnlyList<string> Sweep(ThawNaming naming, CgroupHierarchy hierarchy, TimeSpan? timeout = null)
+    /// <summary>
+    /// Kills what runs inside and removes every "&lt;CgroupName&gt;" tree below <paramref name="roots"/>
+    /// (null: every mount's root); returns the directories removed.
+    /// </summary>
+    public static IReadOnlyList<string> Sweep(ThawNaming naming, CgroupHierarchy hierarchy, TimeSpan? timeout = null, IReadOnlyList<string>? roots = null)
     {
         ArgumentNullException.ThrowIfNull(naming);
         ArgumentNullException.ThrowIfNull(hierarchy);
         var limit = timeout ?? TimeSpan.FromSeconds(5);
         // Deepest first, so each rmdir meets an already-empty directory.
-        var trees = hierarchy.MountPaths
-            .Select(mount => Path.Combine(mount, naming.CgroupName))
+        var trees = (roots ?? hierarchy.MountPaths)
+            .Select(root => Path.Combine(root, naming.CgroupName))
             .Where(Directory.Exists)
-            .Select(root => Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories)
-                .OrderByDescending(d => d.Count(c => c == '/')).Append(root).ToList())
+            .Select(tree => Directory.EnumerateDirectories(tree, "*", SearchOption.AllDirectories)
+                .OrderByDescending(d => d.Count(c => c == '/')).Append(tree).ToList())
             .ToList();
         var all = trees.SelectMany(t => t).ToList();
 

@@ -76,6 +76,18 @@ public sealed partial class SandboxCgroup
     }
 
     /// <summary>
+    /// Sets memory.oom.group (cgroup v2): when the OOM killer picks a process of this cgroup it kills
+    /// every process in it at once, so a sandbox that ran out of memory is gone as a whole, never left
+    /// half-alive (its pid 1 without its handler, a pool of workers one short). v1 has no such switch.
+    /// Written once, when the cgroup is made: recycling keeps it.
+    /// </summary>
+    internal void KillWholeOnOom()
+    {
+        if (_layout.Memory.Version == 2)
+            CgroupFs.Write(Path.Combine(MemoryDirectory, "memory.oom.group"), "1");
+    }
+
+    /// <summary>
     /// Zeroes the v1 memory counters a previous sandbox left (failcnt, peak usage). Best effort: v2
     /// has no writable equivalents. Not memory.force_empty: it cost ~7 ms of CPU per recycle here and
     /// evicted the shared page cache (libc, the program) the next sandbox faults right back in; cache

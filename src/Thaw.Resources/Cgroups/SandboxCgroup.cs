@@ -119,7 +119,7 @@ public sealed partial class SandboxCgroup
         CgroupFreezer.SetFrozen(DirectoryIn(freezer), freezer.Version, frozen, _timeout);
     }
 
-    private string DirectoryIn(CgroupController hierarchy) => Path.Combine(hierarchy.MountPath, RelativePath);
+    private string DirectoryIn(CgroupController hierarchy) => Path.Combine(_layout.RootIn(hierarchy), RelativePath);
 
     /// <summary>Creates the directory in every hierarchy.</summary>
     internal void Create()

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Thaw.Resources;
+using Thaw.Resources.Cgroups;
 using Thaw.Runtimes.Python;
 using Thaw.Sandboxes;
 using Thaw.Service.Scheduling;
@@ -46,7 +47,11 @@ public static class ThawdSettings
         Integer("pools.netns.size", c => c.Options.Resources.Netns.Size, (c, v) => c.Options.Resources.Netns.Size = (int)v, 1, 1024) with { Inherits = "pools.size" },
         Integer("pools.cgroups.size", c => c.Options.Resources.Cgroups.Size, (c, v) => c.Options.Resources.Cgroups.Size = (int)v, 1, 1024) with { Inherits = "pools.size" },
         Duration("pools.cgroups.kill_timeout", c => c.Options.Resources.Cgroups.KillTimeout, (c, v) => c.Options.Resources.Cgroups.KillTimeout = v, max: TimeSpan.FromMinutes(5)),
+        Boolean("pools.cgroups.oom_group", c => c.Options.Resources.Cgroups.OomGroup, (c, v) => c.Options.Resources.Cgroups.OomGroup = v),
         Boolean("pools.cgroups.favordynmods", c => c.Options.Resources.Cgroups.FavorDynamicModifications, (c, v) => c.Options.Resources.Cgroups.FavorDynamicModifications = v),
+        Choice("pools.cgroups.delegation", c => c.Options.Resources.Cgroups.Delegation, (c, v) => c.Options.Resources.Cgroups.Delegation = v,
+            ("auto", CgroupDelegation.Auto), ("use", CgroupDelegation.Use), ("ignore", CgroupDelegation.Ignore)) with
+            { Flag = "--cgroup-delegation", Help = "On a pure cgroup2 host: auto (keep every cgroup inside thawd's own cgroup when its service manager marked it delegated, as systemd's Delegate=yes does), use (take thawd's own cgroup as delegated even unmarked), ignore (a subtree of its own at the mount's root)." },
         Integer("pools.roots.size", c => c.Options.Resources.Roots.Size, (c, v) => c.Options.Resources.Roots.Size = (int)v, 1, 1024) with { Inherits = "pools.size" },
         Size("pools.roots.tmp_size", c => c.Options.Resources.Roots.TmpSizeBytes, (c, v) => c.Options.Resources.Roots.TmpSizeBytes = v, 1L << 20),
         Size("pools.roots.host_size", c => c.Options.Resources.Roots.HostSizeBytes, (c, v) => c.Options.Resources.Roots.HostSizeBytes = v, 1L << 20),

@@ -1,4 +1,5 @@
 using Prometheus;
+using Thaw.Linux.Cgroups;
 using Thaw.Resources.Pooling;
 using Thaw.Service.Scheduling;
 
@@ -95,6 +96,37 @@ public sealed class ThawMetrics
             accounting.WithLabels("limits").Set(c.Accounting == MemoryAccounting.Limits ? 1 : 0);
             overcommit.Set(c.OvercommitFactor);
             memory.WithLabels("zygotes").Set(c.ZygoteBytes);
+        });
+    }
+
+    /// <summary>
+    /// PSI of the cgroup that holds every sandbox and zygote (cgroup v2 only), read at each scrape:
+    /// how much of the time they stalled on CPU, memory and I/O. <paramref name="directory"/> returns
+    /// null where the kernel keeps no per-cgroup pressure (v1 and hybrid hosts): no series then.
+    /// </summary>
+    public void ObservePressure(Func<string?> directory)
+    {
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        var stalled = factory.CreateCounter("thaw_pressure_stalled_seconds_total", "Time the sandboxes' and zygotes' cgroup stalled on a resource (PSI total): some = at least one task waited, full = all did.",
+            new CounterConfiguration { LabelNames = ["resource", "kind"] });
+        var share = factory.CreateGauge("thaw_pressure_avg10_ratio", "Share of the last 10 s the sandboxes' and zygotes' cgroup stalled on a resource (PSI avg10 / 100).",
+            new GaugeConfiguration { LabelNames = ["resource", "kind"] });
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            if (directory() is not { } dir)
+                return;
+            foreach (var resource in Pressure.Resources)
+            {
+                if (Pressure.Read(dir, resource) is not { } p)
+                    continue;
+                foreach (var (kind, line) in new[] { ("some", (PressureLine?)p.Some), ("full", p.Full) })
+                {
+                    if (line is not { } l)
+                        continue;
+                    stalled.WithLabels(resource, kind).IncTo(l.TotalMicroseconds / 1e6);
+                    share.WithLabels(resource, kind).Set(l.Avg10 / 100);
+                }
+            }
         });
     }
 }

@@ -26,6 +26,14 @@ internal sealed class ServeProcesses(ThawNaming naming) : IDisposable
         return (serve.Process, serve.Url);
     }
 
+    /// <summary>As <see cref="StartAsync"/>, with thawd started in the cgroup2 directory <paramref name="cgroup"/>, as a service manager would.</summary>
+    public async Task<(Process Process, string Url)> StartInCgroupAsync(string cgroup, params string[] options)
+    {
+        var serve = await Thaw.Cli.Client.ServeProcess.StartInCgroupAsync(cgroup, Naming.StateDir, Naming.Name, ["--pool-size", "2", "--log-level", "warning", .. options]);
+        _started.Add(serve.Process);
+        return (serve.Process, serve.Url);
+    }
+
     /// <summary>
     /// Starts `thaw ARGUMENTS` as given (the naming comes from them: a config file, variables), with
     /// <paramref name="environment"/> added, through <paramref name="wrapper"/> (a command that execs its arguments) if given.

@@ -27,6 +27,24 @@ public sealed class CgroupPoolTests : CgroupTestClass
         _pool.Release(cgroup);
     }
 
+    [FactOnPureCgroup2]
+    public void An_oom_kill_takes_every_process_of_the_cgroup()
+    {
+        // A sandbox's shape: a small process beside one that grows past the limit. With
+        // memory.oom.group the OOM killer takes both; without it the small one lives on.
+        var cgroup = _pool.Claim(new CgroupLimits(48L << 20, 1.0, 64));
+        string dir = Assert.Single(cgroup.Directories);
+        var shell = Children.Start("/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && { sleep 300 & exec python3 -c 'b = b\"x\" * (200 << 20)'; }", dir);
+
+        Assert.True(shell.WaitForExit(120_000), "the growing process was not OOM-killed");
+        Assert.True(cgroup.OomKilledSinceClaim());
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (CgroupFs.ReadProcs(dir).Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+        Assert.Empty(CgroupFs.ReadProcs(dir));
+        _pool.Release(cgroup);
+    }
+
     [Fact]
     public void Claim_without_limits_holds_the_defaults()
     {
