@@ -15,18 +15,7 @@ dotnet test "$here/tests/Thaw.Tests/Thaw.Tests.csproj" -c Release -nologo \
     --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=3000000
 status=$?
 
-trx="$results/tests.trx"
-if [[ -f "$trx" ]]; then
-    counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
-    passed=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
-    failed=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
-    total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
-    executed=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
-    # Tests that never ran (a crashed host) count as failed.
-    failed=$(( ${failed:-0} + ${total:-0} - ${executed:-0} ))
-else
-    passed=0
-    failed=1
+if ! thaw_trx_counts "$results/tests.trx"; then
     echo "test.sh: no test results were written (the build or the test host failed)"
 fi
 

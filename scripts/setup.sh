@@ -66,3 +66,22 @@ thaw_build_cli() {
     fi
     mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 }
+
+# Reads a trx file's counts: sets passed and failed. Tests that never ran (a crashed test host)
+# count as failed; skipped ones (the reason is shown: a kernel feature this host lacks, see
+# docs/hosts.md) do not. No trx at all is one failure.
+thaw_trx_counts() {
+    local trx=$1 counters total executed skipped
+    if [[ ! -f $trx ]]; then
+        passed=0 failed=1
+        return 1
+    fi
+    counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+    passed=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    failed=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+    executed=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    skipped=$(grep -c '<UnitTestResult [^>]*outcome="NotExecuted"' "$trx" || true)
+    passed=${passed:-0}
+    failed=$(( ${failed:-0} + ${total:-0} - ${executed:-0} - skipped ))
+}

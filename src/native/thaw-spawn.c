@@ -48,7 +48,7 @@ struct thaw_spawn {
     int keep;        /* one more fd the child keeps (the Python runtime's invoke socket), or -1 */
     const int *cgroups;
     int ncgroups;
-    int ns_flags;    /* CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, entered after the chroot */
+    int ns_flags;    /* CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS (with NEWNS the chroot comes after the unshare) */
     int new_pid;     /* born pid 1 of a new pid namespace */
     int mount_proc;  /* its own /proc (needs new_pid and CLONE_NEWNS) */
     int vfork;       /* share memory until exec: only when the child will not wait for start */
@@ -173,14 +173,19 @@ static void enter(const struct thaw_spawn *s) {
        copy unshare makes below must be of the zygote's small one, so enter that first. */
     if (s->mntns >= 0 && setns(s->mntns, CLONE_NEWNS) < 0) FAIL(EXIT_SETUP_FAILED, "setns(mnt)", NULL);
     if (setns(s->netns, CLONE_NEWNET) < 0) FAIL(EXIT_SETUP_FAILED, "setns(netns)", NULL);
-    if (s->tree >= 0 && (s->ns_flags & CLONE_NEWNS)) {
-        /* The root tree attached into a copy of the zygote's small mount namespace: see enter_sandbox in zygote.py. */
+    if (s->ns_flags & CLONE_NEWNS) {
+        /* fchdir before unshare, every mount private right after it, then the root tree attached
+           into the copy of the zygote's small mount namespace: see enter_sandbox in zygote.py. */
+        if (s->tree < 0 && fchdir(s->root) < 0) FAIL(EXIT_SETUP_FAILED, "fchdir(root)", NULL);
         if (unshare(s->ns_flags) < 0) FAIL(EXIT_SETUP_FAILED, "unshare", NULL);
-        if (syscall(SYS_move_mount, s->tree, "", AT_FDCWD, ATTACH_POINT, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-            FAIL(EXIT_SETUP_FAILED, "move_mount(root)", NULL);
-        if (chdir(ATTACH_POINT) < 0 || chroot(".") < 0) FAIL(EXIT_SETUP_FAILED, "chroot", NULL);
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) FAIL(EXIT_SETUP_FAILED, "make / private", NULL);
+        if (s->tree >= 0) {
+            if (syscall(SYS_move_mount, s->tree, "", AT_FDCWD, ATTACH_POINT, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                FAIL(EXIT_SETUP_FAILED, "move_mount(root)", NULL);
+            if (chdir(ATTACH_POINT) < 0) FAIL(EXIT_SETUP_FAILED, "chdir(root)", NULL);
+        }
+        if (chroot(".") < 0) FAIL(EXIT_SETUP_FAILED, "chroot", NULL);
     } else {
-        /* chroot before unshare(CLONE_NEWNS): see enter_sandbox in zygote.py. */
         if (fchdir(s->root) < 0 || chroot(".") < 0) FAIL(EXIT_SETUP_FAILED, "chroot", NULL);
         if (s->ns_flags && unshare(s->ns_flags) < 0) FAIL(EXIT_SETUP_FAILED, "unshare", NULL);
     }

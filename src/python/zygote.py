@@ -46,7 +46,7 @@ NAMESPACES = {"mnt": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "pid
 
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 MNT_DETACH = 2
 SYS_PIVOT_ROOT, SYS_MOVE_MOUNT = 155, 429
 AT_FDCWD, MOVE_MOUNT_F_EMPTY_PATH = -100, 0x4
@@ -146,21 +146,28 @@ def enter_sandbox(req, fds, status_w):
     for name in namespaces:
         if name != "pid":
             flags |= NAMESPACES[name]
-    if "tree" in fds and flags & CLONE_NEWNS:
-        # The root as a detached mount tree (open_tree by thawd), attached into this sandbox's copy of
-        # the zygote's small mount namespace: nothing of thawd's mount table is copied or torn down.
-        check(libc.unshare(flags), "unshare(" + ",".join(n for n in namespaces if n != "pid") + ")")
-        check(libc.syscall(SYS_MOVE_MOUNT, fds["tree"], b"", AT_FDCWD, ATTACH_POINT, MOVE_MOUNT_F_EMPTY_PATH), "move_mount(root)")
-        os.chdir(ATTACH_POINT)
+    unshared = "unshare(" + ",".join(n for n in namespaces if n != "pid") + ")"
+    if flags & CLONE_NEWNS:
+        # fchdir before unshare(CLONE_NEWNS): the root fd names a mount of the zygote's mount namespace,
+        # and only the process's own root and cwd are moved to the copies in a new one. Entered after the
+        # unshare, the sandbox's root would stay a foreign mount and mounting /proc fails (EINVAL).
+        if "tree" not in fds:
+            os.fchdir(fds["root"])
+        check(libc.unshare(flags), unshared)
+        # Before any mount: a copy of a shared mount is a peer of the original (systemd leaves /
+        # rshared), so the sandbox's /proc would also land on its zygote's, thawd's and the host's.
+        check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        if "tree" in fds:
+            # The root as a detached mount tree (open_tree by thawd), attached into this sandbox's copy of
+            # the zygote's small mount namespace: nothing of thawd's mount table is copied or torn down.
+            check(libc.syscall(SYS_MOVE_MOUNT, fds["tree"], b"", AT_FDCWD, ATTACH_POINT, MOVE_MOUNT_F_EMPTY_PATH), "move_mount(root)")
+            os.chdir(ATTACH_POINT)
         os.chroot(".")
     else:
-        # chroot before unshare(CLONE_NEWNS): the root fd names a mount of thawd's mount namespace, and
-        # only the process's own root and cwd are moved to the copies in a new one. Chrooted after the
-        # unshare, the sandbox's root would stay a foreign mount and mounting /proc fails (EINVAL).
         os.fchdir(fds["root"])
         os.chroot(".")
         if flags:
-            check(libc.unshare(flags), "unshare(" + ",".join(n for n in namespaces if n != "pid") + ")")
+            check(libc.unshare(flags), unshared)
     # "0" is the writer itself, whatever pid namespace it is in; the fds were opened by thawd.
     for fd in fds["cgroup"]:
         os.write(fd, b"0")
@@ -938,15 +945,24 @@ def enter_own_root(root):
     mount table (each pooled root and netns adds mounts there). If pivot_root is refused (a root on
     initramfs), a chroot in thawd's namespace still works: sandboxes then copy that one.
     """
+    unshared = False
     try:
         check(libc.unshare(CLONE_NEWNS), "unshare(mnt)")
+        unshared = True
         check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
         os.chdir(root)
         # pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new.
         check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
         check(libc.umount2(b".", MNT_DETACH), "umount old root")
     except OSError as e:
-        print(f"zygote: {e}; chrooting in thawd's mount namespace instead", file=sys.stderr, flush=True)
+        print(f"zygote: {e}; chrooting instead", file=sys.stderr, flush=True)
+        if unshared:
+            # A sandbox makes its copy of "/" private before it mounts anything, which the kernel
+            # allows only on the root of a mount: a bind of the root onto itself is one.
+            try:
+                check(libc.mount(root.encode(), root.encode(), None, MS_BIND | MS_REC, None), "bind root")
+            except OSError as bind:
+                print(f"zygote: {bind}", file=sys.stderr, flush=True)
         os.chroot(root)
 
 

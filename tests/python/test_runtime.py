@@ -292,7 +292,8 @@ class ParkedChildTests(unittest.TestCase):
         self.z.wait_for("exit", None, pid)
 
     def test_a_parked_child_joins_the_cgroup_thawd_gives_it_while_it_waits(self):
-        cgroup = f"/sys/fs/cgroup/pids/thaw-test-join-{os.getpid()}"
+        hierarchy = "/sys/fs/cgroup/pids" if os.path.isdir("/sys/fs/cgroup/pids") else "/sys/fs/cgroup"  # v1, else cgroup2
+        cgroup = f"{hierarchy}/thaw-test-join-{os.getpid()}"
         os.mkdir(cgroup)
         self.addCleanup(os.rmdir, cgroup)
         pid, sock = self.z.wait_parked(join=False)

@@ -54,15 +54,17 @@ def deny_filter(*syscalls):
 
 
 class ZygoteClient:
-    def __init__(self, native=None, via="fork", parked=0, cgroup_procs=(), seccomp=None):
+    def __init__(self, native=None, via="fork", parked=0, cgroup_procs=(), prefix=(), seccomp=None):
         self.dir = tempfile.mkdtemp(prefix="thaw-test-zygote-")
         self.socket_path = os.path.join(self.dir, "zygote.sock")
         self.via = via
         config = {"socket": self.socket_path, "native": native, "parked": parked, "cgroup_procs": list(cgroup_procs), "seccomp": seccomp}
-        self.proc = subprocess.Popen(["/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
+        self.proc = subprocess.Popen([*prefix, "/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
         assert ready[:2] == ["ready", str(PROTOCOL_VERSION)], ready
+        # Sandboxes chroot into the zygote's own "/": a root in another mount namespace could not take /proc.
+        self.root = f"/proc/{self.proc.pid}/root" if prefix else "/"
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.conn.connect(self.socket_path)
         self.conn.settimeout(10)
@@ -73,7 +75,7 @@ class ZygoteClient:
     def over(cls, conn, via="fork"):
         """A client of an already connected zygote (a child zygote's socket from fork-zygote)."""
         client = cls.__new__(cls)
-        client.conn, client.pending, client.parked, client.via = conn, [], [], via
+        client.conn, client.pending, client.parked, client.via, client.root = conn, [], [], via, "/"
         return client
 
     def send(self, message, fds=()):
@@ -121,7 +123,7 @@ class ZygoteClient:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         start_r, start_w = os.pipe()
-        root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+        root = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         netns = os.open("/proc/self/ns/net", os.O_RDONLY)
         null = os.open("/dev/null", os.O_RDONLY)
         request = {"op": "spawn", "id": sid, "env": {"PATH": "/usr/bin:/bin"}, **({"argv": argv} if argv else {}),
@@ -212,6 +214,26 @@ class ZygoteTests(unittest.TestCase):
         self.assertEqual("2 -1 1", stdout.strip())  # filtered, and unshare(0), a no-op otherwise, is EPERM
         with open(f"/proc/{self.z.proc.pid}/status") as f:
             self.assertIn("Seccomp:\t0", f.read())
+
+    def test_a_sandbox_mounts_nothing_into_a_shared_mount_namespace(self):
+        # systemd leaves / rshared: a mount namespace unshared from it starts as a peer of every mount,
+        # so the sandbox's /proc would be mounted over its zygote's (and thawd's, and the host's) /proc
+        # too, and stay there, empty, once the sandbox's pid namespace is gone. The zygote here runs in
+        # a mount namespace of the test's own whose every mount is shared; the host's stays untouched.
+        self.z.close()
+        self.z = ZygoteClient(self.native if self.use_native else None, self.via,
+                              prefix=["unshare", "--mount", "--propagation", "shared"])
+        self.z.send({"op": "hello", "version": PROTOCOL_VERSION})
+        self.assertEqual("hello", self.z.receive()["op"])
+        out, err, start = self.z.spawn("s", ["/bin/sh", "-c", "ls /proc | grep -c '^[0-9]'"])
+        os.close(start)
+        exit_ = self.z.wait_for("exit", "s")
+        self.assertEqual((0, None), (exit_["code"], exit_["error"]))
+        self.assertLessEqual(int(read_all(out)), 4)  # it had its own /proc
+        read_all(err)
+        with open(f"/proc/{self.z.proc.pid}/mountinfo") as f:
+            procs = [line for line in f if line.split()[4] == "/proc"]
+        self.assertEqual(1, len(procs), "".join(procs))
 
     def test_exit_code_and_stderr(self):
         out, err, start = self.z.spawn("b", ["/bin/sh", "-c", "echo oops >&2; exit 7"])

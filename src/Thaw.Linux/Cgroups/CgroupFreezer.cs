@@ -109,6 +109,15 @@ public static class CgroupFreezer
     }
 
     /// <summary>
+    /// Whether a freeze was asked for and not undone: v1 FROZEN or FREEZING, v2 cgroup.freeze 1. Not
+    /// the same as <see cref="IsFrozen"/> on v2: a frozen task that gets SIGKILL leaves the frozen
+    /// state while it dies ("frozen 0"), yet cgroup.freeze stays 1 and freezes whatever joins next.
+    /// </summary>
+    public static bool IsFreezeRequested(string dir, int version) => version == 1
+        ? CgroupFs.Read(Path.Combine(dir, "freezer.state")) != "THAWED"
+        : CgroupFs.Read(Path.Combine(dir, "cgroup.freeze")) == "1";
+
+    /// <summary>
     /// Whether the cgroup is fully frozen. v1's FREEZING (some tasks not yet stopped) is not frozen;
     /// a v1 thaw is synchronous, so it never leaves the state at FREEZING.
     /// </summary>

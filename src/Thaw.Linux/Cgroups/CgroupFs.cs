@@ -116,15 +116,37 @@ public static class CgroupFs
     }
 
     /// <summary>
-    /// Kills everything in the cgroup and waits until it is empty. v2 kills the whole subtree
-    /// atomically with cgroup.kill (Linux 5.14+), which also catches processes forking meanwhile;
-    /// v1 (and older v2) re-reads cgroup.procs and signals until nothing is left, which a fork bomb
-    /// can outrun: freeze first when the caller can. Returns false if processes remain after the timeout.
+    /// Whether nothing is left in the cgroup. On cgroup2 that is cgroup.events' "populated 0": its
+    /// cgroup.procs already hides a process whose threads are all exiting, and until they are gone
+    /// the cgroup is still populated (rmdir says EBUSY, a freeze waits for them). v1's cgroup.procs
+    /// lists a process until it has left. A cgroup already removed is empty.
+    /// </summary>
+    public static bool IsEmpty(string dir, int version)
+    {
+        if (version == 1)
+            return ReadProcs(dir).Count == 0;
+        try
+        {
+            return ReadKey(Path.Combine(dir, "cgroup.events"), "populated") != "1";
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Kills everything in the cgroup and waits until it is empty (<see cref="IsEmpty"/>). v2 kills
+    /// the whole subtree atomically with cgroup.kill (Linux 5.14+), which also catches processes
+    /// forking meanwhile; v1 (and older v2) re-reads cgroup.procs and signals until nothing is left,
+    /// which a fork bomb can outrun: freeze first when the caller can. Returns false if processes
+    /// remain after the timeout.
     /// </summary>
     public static bool KillAll(string dir, TimeSpan timeout)
     {
+        int version = File.Exists(Path.Combine(dir, "cgroup.events")) ? 2 : 1;
         var killFile = Path.Combine(dir, "cgroup.kill");
-        bool atomic = File.Exists(killFile);
+        bool atomic = version == 2 && File.Exists(killFile);
         if (atomic)
             Write(killFile, "1");
         var sw = Stopwatch.StartNew();
@@ -132,7 +154,7 @@ public static class CgroupFs
         {
             if (!atomic)
                 KillProcs(dir);
-            if (ReadProcs(dir).Count == 0)
+            if (IsEmpty(dir, version))
                 return true;
             if (sw.Elapsed > timeout)
                 return false;

@@ -139,14 +139,15 @@ public sealed partial class SandboxCgroup
     public bool KillAll()
     {
         // The usual case: the sandbox's pid 1 died and took its pid namespace along. Nothing can fork
-        // in an empty cgroup, so there is nothing to freeze or kill (a freeze costs ms on v1).
-        if (Directories.All(d => CgroupFs.ReadProcs(d).Count == 0))
+        // in an empty cgroup, so there is nothing to freeze or kill (a freeze costs ms on v1); but one
+        // released while paused is still set to freeze, and would freeze its next sandbox.
+        if (IsEmpty() && !IsFreezeRequestedQuietly())
             return true;
         var deadline = DateTime.UtcNow + _timeout;
         bool froze = _layout.Freezer?.Version == 1 && TryDo(() => SetFrozen(true));
         foreach (var dir in Directories)
             CgroupFs.KillProcs(dir);
-        if (CanFreeze && (froze || IsFrozenQuietly()))
+        if (CanFreeze && (froze || IsFreezeRequestedQuietly()))
             TryDo(() => SetFrozen(false));
         foreach (var dir in Directories)
             if (!CgroupFs.KillAll(dir, Remaining(deadline)))
@@ -162,9 +163,11 @@ public sealed partial class SandboxCgroup
             CgroupFs.RemoveDirectory(dir, _timeout);
     }
 
-    private bool IsFrozenQuietly()
+    private bool IsEmpty() => _layout.Hierarchies.All(h => CgroupFs.IsEmpty(DirectoryIn(h), h.Version));
+
+    private bool IsFreezeRequestedQuietly()
     {
-        try { return IsFrozen; }
+        try { return _layout.Freezer is { } f && CgroupFreezer.IsFreezeRequested(DirectoryIn(f), f.Version); }
         catch (IOException) { return false; }
     }
 

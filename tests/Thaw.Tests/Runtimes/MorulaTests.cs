@@ -36,7 +36,8 @@ public sealed class MorulaTests(PythonFixture fixture) : IClassFixture<PythonFix
     [Fact]
     public async Task A_fresh_functions_interpreters_learn_to_import_its_packages()
     {
-        var fresh = fixture.Function("name = \"morula-np\"\nisolation = \"fresh\"\n", ("f.py", "import numpy\ndef f(event):\n    return int(numpy.ones(2).sum())\n"));
+        // A fresh interpreter imports numpy itself: seconds on a slow machine (the cgroup v2 VM).
+        var fresh = fixture.Function("name = \"morula-np\"\nisolation = \"fresh\"\ninit_timeout = \"120s\"\n", ("f.py", "import numpy\ndef f(event):\n    return int(numpy.ones(2).sum())\n"));
         var (_, first) = await LibcOf(fresh);
         Assert.DoesNotContain("numpy", first.Modules);
         var (_, next) = await LibcOf(fresh);                 // a new pool, whose interpreters import numpy

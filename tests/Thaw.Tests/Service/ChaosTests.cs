@@ -72,8 +72,9 @@ public sealed class ChaosTests : IDisposable
         long killedAt = Stopwatch.GetTimestamp();
         serve.Kill();
         await serve.WaitForExitAsync();
-        var left = await _serve.LeftAfterAsync(TimeSpan.FromSeconds(2));
-        Assert.True(left.Count == 0, $"2 s after thawd's SIGKILL, processes of its instance live on: {string.Join(", ", left.Select(ServeProcesses.Describe))}");
+        // Generous: a zygote notices its parent is gone at once, but under emulation and load it may run seconds before it exits.
+        var left = await _serve.LeftAfterAsync(TimeSpan.FromSeconds(30));
+        Assert.True(left.Count == 0, $"30 s after thawd's SIGKILL, processes of its instance live on: {string.Join(", ", left.Select(ServeProcesses.Describe))}");
         await Task.WhenAll(clients);
 
         var all = calls.ToList();

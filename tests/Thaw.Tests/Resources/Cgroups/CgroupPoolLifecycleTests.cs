@@ -47,8 +47,10 @@ public sealed class CgroupPoolLifecycleTests : CgroupTestClass
     [Fact]
     public void A_host_without_pids_fails_fast_naming_it()
     {
+        // This host without pids, in whichever version holds it: no v1 pids mount, no pids in cgroup2's list.
         var mounts = MountTable.Read().Entries.Where(m => !m.SuperOptionList.Contains("pids"));
-        var hierarchy = CgroupHierarchy.FromMounts(mounts, _ => "");
+        var hierarchy = CgroupHierarchy.FromMounts(mounts, mount =>
+            string.Join(' ', CgroupFs.Read(Path.Combine(mount, "cgroup.controllers")).Split(' ').Where(c => c != "pids")));
 
         var e = Assert.Throws<InvalidOperationException>(() => new CgroupPool(Instance.Naming, new CgroupPoolOptions(), TestInstance.Logger, hierarchy));
 

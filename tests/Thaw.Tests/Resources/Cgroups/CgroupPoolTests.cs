@@ -130,6 +130,38 @@ public sealed class CgroupPoolTests : CgroupTestClass
     }
 
     [Fact]
+    public void Cpu_quota_throttles_a_busy_process()
+    {
+        // A tenth of a CPU: a busy loop uses its quota early in every 100 ms period and waits out
+        // the rest, which the kernel counts in cpu.stat (both versions name it nr_throttled).
+        var cgroup = _pool.Claim(new CgroupLimits(64L << 20, 0.1, 8));
+        var busy = Children.Start("/bin/sh", "-c", "while :; do :; done");
+        cgroup.Join(busy.Id);
+        string stat = Path.Combine(cgroup.CpuDirectory, "cpu.stat");
+
+        Wait.Until(() => long.Parse(CgroupFs.ReadKey(stat, "nr_throttled") ?? "0", System.Globalization.CultureInfo.InvariantCulture) > 2,
+            "the busy loop was throttled", 30_000);
+
+        _pool.Release(cgroup);
+        Assert.True(busy.WaitForExit(5000));
+    }
+
+    [FactOnHost(HostNeed.CgroupV2Controllers)]
+    public void On_a_pure_v2_host_a_sandbox_is_one_cgroup_holding_every_limit()
+    {
+        var cgroup = _pool.Claim(new CgroupLimits(64L << 20, 0.5, 17));
+
+        string dir = Assert.Single(cgroup.Directories);
+        Assert.Equal([cgroup.MemoryDirectory, cgroup.CpuDirectory, cgroup.PidsDirectory], [dir, dir, dir]);
+        CgroupAssert.HasLimits(cgroup, _pool.Layout, 64L << 20, 50_000, 100_000, 17);
+        // The instance's parent hands every controller down; freezing is core cgroup2, no controller.
+        var enabled = CgroupFs.Read(Path.Combine(Path.GetDirectoryName(dir)!, "cgroup.subtree_control")).Split(' ');
+        Assert.Subset(enabled.ToHashSet(), new HashSet<string> { "memory", "cpu", "pids" });
+        Assert.Equal(2, _pool.Layout.Freezer?.Version);
+        _pool.Release(cgroup);
+    }
+
+    [Fact]
     public void Release_kills_leftover_processes()
     {
         var cgroup = _pool.Claim(new CgroupLimits(48L << 20, 0.25, 9));

@@ -133,7 +133,7 @@ public sealed class InstallCacheTests(PythonFixture fixture) : IClassFixture<Pyt
         server.Start();
         try
         {
-            string banner = (await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!; // "Serving HTTP on 127.0.0.1 port N ..."
+            string banner = (await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)))!; // "Serving HTTP on 127.0.0.1 port N ..."
             string port = banner.Split(" port ")[1].Split(' ')[0];
             await using var runtime = new PythonRuntime(fixture.Spawner, new PythonRuntimeOptions
             {
