@@ -62,7 +62,11 @@ class ZygoteClient:
         self.proc = subprocess.Popen([*prefix, "/usr/bin/python3", "-I", "-S", ZYGOTE, json.dumps(config)],
                                      stdout=subprocess.PIPE, text=True)
         ready = self.proc.stdout.readline().split()
-        assert ready[:2] == ["ready", str(PROTOCOL_VERSION)], ready
+        if ready[:2] != ["ready", str(PROTOCOL_VERSION)]:
+            # Not ours to wait out (it would sit in the test's cgroups until its accept timeout).
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"the zygote said {ready}, not ready {PROTOCOL_VERSION}")
         # Sandboxes chroot into the zygote's own "/": a root in another mount namespace could not take /proc.
         self.root = f"/proc/{self.proc.pid}/root" if prefix else "/"
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
