@@ -29,7 +29,7 @@ thaw_install_packages() {
     command -v python3 >/dev/null || missing+=(python3)
     [[ -x /usr/sbin/iptables || -x /sbin/iptables ]] || missing+=(iptables)
     command -v gcc >/dev/null || missing+=(gcc)
-    ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
+    [[ $(ldconfig -p 2>/dev/null) == *"libseccomp.so.2 "* ]] || missing+=(libseccomp2)
     [[ -f "$(gcc -print-file-name=libc.a 2>/dev/null)" ]] || missing+=(libc6-dev)
     [[ -d /usr/lib/python3/dist-packages/numpy ]] || missing+=(python3-numpy)
     [[ -d /usr/lib/python3/dist-packages/PIL ]] || missing+=(python3-pil)

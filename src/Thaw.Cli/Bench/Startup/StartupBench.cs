@@ -43,8 +43,6 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             {
                 variants.Add(("thaw-zygote", new SandboxOptions { Via = SpawnVia.Helper, Zygote = noParked }));
                 variants.Add(("thaw-no-mntns", new SandboxOptions { MountNamespace = false, Zygote = noParked }));
-                // What the seccomp filter every sandbox installs costs, beside "thaw" in the same bursts.
-                variants.Add(("thaw-no-seccomp", new SandboxOptions { Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { Parked = 0, Seccomp = false } }));
             }
             // Burst by burst in turn, so the shared VM's load drifts over all of them alike and their
             // ratios compare like with like.
@@ -167,7 +165,7 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             // As deep as the largest burst (plus the zygotes'), so a burst claims from full pools.
             Netns = new NetnsPoolOptions { Size = slots + 3 },
             Cgroups = new CgroupPoolOptions { Size = slots + 3 },
-            Roots = new RootPoolOptions { Size = slots + 3, BaseRoot = rootfs, BaseDirs = ["bin", "etc"] },
+            Roots = new RootPoolOptions { Size = slots + 3, BaseRoot = rootfs, BaseDirs = ["bin"] },
         };
         var host = ResourceHost.Start(thaw, NullLogger.Instance);
         foreach (var pool in host.Pools())
