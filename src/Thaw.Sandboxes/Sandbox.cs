@@ -24,6 +24,8 @@ public sealed partial class Sandbox : IZygoteEvents
     private readonly Action<Sandbox> _stopped;
     private readonly TaskCompletionSource<SandboxExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
+    private readonly Lock _descriptors = new();
+    private bool _released;
     private SafeFd? _start;
     private bool _started;
     private Timer? _timeout;
@@ -215,8 +217,27 @@ public sealed partial class Sandbox : IZygoteEvents
         catch (IOException) { return false; }
     }
 
+    /// <summary>
+    /// Closes the netns's and the cgroup's descriptors once the process is in them (an idle sandbox may
+    /// live for hours, thousands at once); the pools reopen them when they recycle. Not once its exit
+    /// gave them back: a program that exits at once can be reaped before its spawner gets here, and the
+    /// pools may already have reopened them for the next sandbox.
+    /// </summary>
+    internal void CloseResourceDescriptors()
+    {
+        lock (_descriptors)
+        {
+            if (_released)
+                return;
+            Netns.CloseDescriptors();
+            Cgroup.CloseDescriptors();
+        }
+    }
+
     private void Release()
     {
+        lock (_descriptors)
+            _released = true;
         // Each pool kills, cleans and recycles off this path (the cgroup release kills stragglers).
         _host.Cgroups.Release(Cgroup);
         _host.Roots.Release(Root);

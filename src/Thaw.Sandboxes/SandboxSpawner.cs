@@ -253,10 +253,7 @@ public sealed partial class SandboxSpawner : IAsyncDisposable
             CloseOwned(sent);
         }
         sandbox.MarkCreated();
-        // Its process is in the netns and the cgroup now: their descriptors wait closed until the
-        // pools recycle them (an idle sandbox may live for hours, thousands of them at once).
-        netns.CloseDescriptors();
-        cgroup.CloseDescriptors();
+        sandbox.CloseResourceDescriptors();
         if (stdin is not null)
             _ = FeedAsync(stdin, spec.Stdin!.Value);
         return sandbox;

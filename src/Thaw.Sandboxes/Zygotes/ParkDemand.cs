@@ -7,15 +7,16 @@ namespace Thaw.Sandboxes.Zygotes;
 /// once such bursts stop, the target falls back after <see cref="ParkPolicy.Memory"/>.
 /// </summary>
 /// <remarks>
-/// Per-second buckets in a ring: a claim is an increment, the peak a scan of at most a few hundred
-/// ints, done only when a claim raises the current second's count above the target or by the
-/// connection's periodic replan. Thread-safe.
+/// Per-second buckets in a ring, each holding the most claims seen within any one second (a sliding
+/// window of the claims' times, so a burst that straddles a clock second counts whole) that ended in
+/// it; the peak is a scan of at most a few hundred ints. Thread-safe.
 /// </remarks>
 internal sealed class ParkDemand(ParkPolicy policy, Func<long>? clock = null)
 {
     private readonly Lock _lock = new();
     private readonly int[] _perSecond = new int[Math.Max(1, (int)Math.Ceiling(policy.Memory.TotalSeconds))];
     private readonly Func<long> _clock = clock ?? (() => Environment.TickCount64);
+    private readonly Queue<long> _window = new();
     private long _second = -1;
 
     /// <summary>Counts one claim; returns the target now (it only rises here). See <see cref="Target"/>.</summary>
@@ -24,7 +25,12 @@ internal sealed class ParkDemand(ParkPolicy policy, Func<long>? clock = null)
         lock (_lock)
         {
             Advance();
-            _perSecond[(int)(_second % _perSecond.Length)]++;
+            long now = _clock();
+            while (_window.Count > 0 && (_window.Peek() <= now - 1000 || _window.Count > policy.Max))
+                _window.Dequeue();
+            _window.Enqueue(now);
+            ref int bucket = ref _perSecond[(int)(_second % _perSecond.Length)];
+            bucket = Math.Max(bucket, _window.Count);
             return TargetLocked(childBytes);
         }
     }

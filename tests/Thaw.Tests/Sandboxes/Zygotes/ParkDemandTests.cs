@@ -21,6 +21,21 @@ public sealed class ParkDemandTests
     }
 
     [Fact]
+    public void A_burst_that_straddles_a_clock_second_counts_whole()
+    {
+        var demand = Demand();
+        _now = 1_000_900; // 100 ms before a second turns
+        int target = 0;
+        for (int i = 0; i < 6; i++, _now += 40)
+            target = demand.Claim();
+        Assert.Equal(6, target); // clock-second buckets saw 3 and 3
+        Assert.Equal(6, demand.Target());
+        _now += 2_000;
+        demand.Claim();
+        Assert.Equal(6, demand.Target()); // a lone claim later does not lower the peak
+    }
+
+    [Fact]
     public void The_target_is_the_busiest_second_and_falls_back_once_it_is_forgotten()
     {
         var demand = Demand(memorySeconds: 60);
