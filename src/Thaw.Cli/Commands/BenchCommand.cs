@@ -193,7 +193,7 @@ internal static class BenchCommand
         var json = new Option<FileInfo?>("--json") { Description = "Write {\"results\":[{\"system\",\"concurrency\",\"median_ms\",\"p99_ms\",\"wall_ms\"}]} to this file." };
         var plot = new Option<FileInfo?>("--plot") { Description = "Draw median latency per burst size to this .png or .svg file." };
         var startDocker = new Option<bool>("--start-docker") { Description = "Start a dockerd of the bench's own (data under the state dir, no iptables or bridge), stopped at the end." };
-        var variants = new Option<bool>("--variants") { Description = "Also measure Thaw's alternatives: forking the Python zygote (thaw-fork), no mount namespace (thaw-no-mntns), and the zygote cloning exec sandboxes instead of thawd (thaw-zygote)." };
+        var variants = new Option<bool>("--variants") { Description = "Also measure Thaw's alternatives: forking the Python zygote (thaw-fork), no mount namespace (thaw-no-mntns), no seccomp filter (thaw-no-seccomp), and the zygote cloning exec sandboxes instead of thawd (thaw-zygote)." };
         var stateDir = new Option<string>("--state-dir") { Description = "Where the bench keeps its rootfs, pools and peers' state.", DefaultValueFactory = _ => "/var/lib/thaw" };
         var command = new Command("startup", "Sandbox start latency: request → a sandboxed /bin/true has exited, for bursts of N at once; Thaw vs runc vs Docker in one run on the same busybox rootfs.")
         {

@@ -14,9 +14,6 @@ internal static unsafe partial class Libseccomp
     internal const uint ActAllow = 0x7fff0000;
     internal const uint ActErrnoBase = 0x00050000;
 
-    internal const uint ArchX86 = 0x40000003;      // AUDIT_ARCH_I386
-    internal const uint ArchX32 = 0x4000003e;      // EM_X86_64 | __AUDIT_ARCH_LE, without __AUDIT_ARCH_64BIT
-
     internal const int CompareEqual = 4;           // SCMP_CMP_EQ
     internal const int CompareMaskedEqual = 7;     // SCMP_CMP_MASKED_EQ: (arg & datum_a) == datum_b
 
@@ -33,11 +30,14 @@ internal static unsafe partial class Libseccomp
     [LibraryImport(Library, EntryPoint = "seccomp_init")]
     internal static partial nint Init(uint defaultAction);
 
+    /// <summary>SCMP_FLTATR_CTL_OPTIMIZE: 2 sorts the syscalls into a binary tree (libseccomp 2.5+).</summary>
+    internal const int AttrOptimize = 8;
+
+    [LibraryImport(Library, EntryPoint = "seccomp_attr_set")]
+    internal static partial int AttrSet(nint context, int attribute, uint value);
+
     [LibraryImport(Library, EntryPoint = "seccomp_release")]
     internal static partial void Release(nint context);
-
-    [LibraryImport(Library, EntryPoint = "seccomp_arch_add")]
-    internal static partial int ArchAdd(nint context, uint arch);
 
     [LibraryImport(Library, EntryPoint = "seccomp_syscall_resolve_name", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ResolveName(string name);

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Thaw.Linux.Seccomp;
 
 /// <summary>
@@ -23,8 +21,10 @@ public sealed class SeccompProgram
 
     /// <summary>
     /// Compiles <paramref name="rules"/> over an allow-everything default for this machine's
-    /// architecture (and, on x86-64, its 32-bit and x32 ABIs, so a syscall made through those
-    /// meets the same rules instead of slipping past them). Throws when libseccomp is missing.
+    /// architecture only: a syscall through another ABI (i386's int 0x80, x32) kills the thread
+    /// (libseccomp's bad-arch action) instead of slipping past the rules. One architecture keeps the
+    /// program short, and the kernel runs it for every syscall number when it is installed (to cache
+    /// the always-allowed ones), so its length is start-path time. Throws when libseccomp is missing.
     /// </summary>
     public static unsafe SeccompProgram Compile(IEnumerable<SeccompRule> rules)
     {
@@ -38,9 +38,9 @@ public sealed class SeccompProgram
             throw new InvalidOperationException("seccomp_init failed");
         try
         {
-            if (RuntimeInformation.ProcessArchitecture == Architecture.X64)
-                foreach (uint arch in new[] { Libseccomp.ArchX86, Libseccomp.ArchX32 })
-                    Check(Libseccomp.ArchAdd(context, arch), "seccomp_arch_add");
+            // A binary tree over the syscall numbers instead of a linear list: fewer instructions per
+            // syscall, and per syscall number the kernel emulates at install. Older libseccomp: linear.
+            _ = Libseccomp.AttrSet(context, Libseccomp.AttrOptimize, 2);
             var absent = new List<string>();
             foreach (var rule in rules)
             {

@@ -43,6 +43,8 @@ internal sealed class StartupBench(StartupBenchOptions options, IAnsiConsole con
             {
                 variants.Add(("thaw-zygote", new SandboxOptions { Via = SpawnVia.Helper, Zygote = noParked }));
                 variants.Add(("thaw-no-mntns", new SandboxOptions { MountNamespace = false, Zygote = noParked }));
+                // What the seccomp filter every sandbox installs costs, beside "thaw" in the same bursts.
+                variants.Add(("thaw-no-seccomp", new SandboxOptions { Zygote = new Thaw.Sandboxes.Zygotes.ZygoteOptions { Parked = 0, Seccomp = false } }));
             }
             // Burst by burst in turn, so the shared VM's load drifts over all of them alike and their
             // ratios compare like with like.
